@@ -1,0 +1,157 @@
+"""Shared fixtures: the fakes, a migrated database on SQLite and PostgreSQL, settings, a daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.fakes.pypi import FakeIndex
+from tests.fakes.slack import FakeSlack
+from watcher.app import Service
+from watcher.catalog import load_catalog_file
+from watcher.config import Settings, load_settings
+from watcher.store import Database
+
+# PostgreSQL tests run against this database (wiped per test); skipped when unset, unless
+# WATCHER_TEST_REQUIRE_POSTGRES is set (CI), where a missing URL fails instead.
+PG_ENV = "WATCHER_TEST_POSTGRES_URL"
+REQUIRE_PG_ENV = "WATCHER_TEST_REQUIRE_POSTGRES"
+
+CATALOG_TOML = """\
+names = ["acme-billing", "Payments_Core", "internal-tool"]
+prefixes = ["acme"]
+allow = ["acme-public-sdk"]
+owners = ["acme-corp"]
+"""
+
+
+def postgres_url() -> str:
+    """The PostgreSQL test URL, or skip (fail in CI) with a visible reason."""
+    url = os.environ.get(PG_ENV)
+    if not url:
+        reason = f"PostgreSQL tests need {PG_ENV}, e.g. postgresql+asyncpg://postgres@127.0.0.1/t"
+        if os.environ.get(REQUIRE_PG_ENV):
+            pytest.fail(f"{REQUIRE_PG_ENV} is set but {reason}")
+        pytest.skip(reason)
+    return url
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database on each dialect."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'watcher.db'}"
+    url = postgres_url()
+    await reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A database with the schema built by the real migrations."""
+    database = Database(database_url)
+    await database.upgrade()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def fake_index() -> AsyncIterator[FakeIndex]:
+    """A fake index on 127.0.0.1."""
+    async with FakeIndex() as index:
+        yield index
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack on 127.0.0.1."""
+    async with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    """The standard test catalog."""
+    path = tmp_path / "catalog.toml"
+    path.write_text(CATALOG_TOML)
+    return path
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No WATCHER_* variable from the developer's shell leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("WATCHER_") and not key.startswith("WATCHER_TEST_"):
+            monkeypatch.delenv(key)
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(
+    clean_env: None,
+    db: Database,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    catalog_file: Path,
+) -> SettingsFactory:
+    """Settings pointing at the fakes and a migrated database; keywords override fields."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "pypi_url": fake_index.base_url,
+            "catalog": catalog_file,
+            "database_url": db.url,
+            "poll_interval": 0.5,
+            "dispatch_interval": 0.2,
+            "slack_token": fake_slack.token,
+            "slack_channel": "C0SECURITY",
+            "slack_api_url": fake_slack.base_url,
+            "http_port": 0,
+            "http_retries": 1,
+            "http_timeout": 5.0,
+            "alert_retry_base": 0.2,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Service]:
+    """Run the daemon in this event loop until the block exits."""
+    service = Service(settings, load_catalog_file(settings.catalog_path))
+    task = asyncio.create_task(service.run())
+    started = asyncio.create_task(service.started.wait())
+    done, _ = await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        started.cancel()
+        task.result()  # raises the start-up error
+    try:
+        yield service
+    finally:
+        service.stop.set()
+        await asyncio.wait_for(task, timeout=30)

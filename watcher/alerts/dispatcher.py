@@ -1,0 +1,138 @@
+"""Draining the alert outbox: claim due rows, send, record; failures back off and retry.
+
+Delivery is at-least-once by construction (a row is only marked sent after Slack accepted
+it) and made effectively exactly-once by recovery: rows found in ``sending`` at start-up
+belong to a process that died mid-post, and are looked up in the channel history by the
+alert id carried in the message metadata before being sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watcher.alerts.slack import AlertSender, DeliveryError
+from watcher.store import Database, queries
+from watcher.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# How far before a row's claim time to search the channel history for it (clock skew).
+_HISTORY_SLACK = timedelta(minutes=2)
+
+
+@dataclass
+class DispatchReport:
+    """What one dispatch run did."""
+
+    sent: int = 0
+    failed: int = 0
+    recovered: int = 0
+
+
+class Dispatcher:
+    """Sends outbox rows through an :class:`AlertSender`; no sender means alerts stay queued."""
+
+    def __init__(
+        self,
+        db: Database,
+        sender: AlertSender | None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        batch: int = 20,
+        retry_base: float = 5.0,
+        retry_max: float = 900.0,
+    ) -> None:
+        self._db = db
+        self._sender = sender
+        self._clock = clock
+        self._batch = batch
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._recovered = False
+
+    async def recover(self) -> int:
+        """Settle rows left in ``sending`` by a dead process; return how many were found sent."""
+        if self._sender is None:
+            return 0
+        async with self._db.transaction() as session:
+            stuck = await queries.in_flight_alerts(session)
+        if not stuck:
+            self._recovered = True
+            return 0
+        since = min(a.claimed_at or a.created_at for a in stuck) - _HISTORY_SLACK
+        try:
+            found = await self._sender.find_sent([a.id for a in stuck], since)
+        except DeliveryError as exc:
+            # Without the history we cannot tell; sending again risks a duplicate, never a loss.
+            log.warning(
+                "cannot check %d in-flight alerts against Slack (%s); resending", len(stuck), exc
+            )
+            found = {}
+        now = self._clock()
+        async with self._db.transaction() as session:
+            for alert in stuck:
+                if alert.id in found:
+                    await queries.mark_alert_sent(
+                        session, alert.id, slack_ts=found[alert.id], now=now
+                    )
+                else:
+                    await queries.mark_alert_failed(
+                        session,
+                        alert.id,
+                        error="interrupted while sending",
+                        retry_in=timedelta(0),
+                        now=now,
+                    )
+        self._recovered = True
+        log.info("recovered %d in-flight alerts: %d had reached Slack", len(stuck), len(found))
+        return len(found)
+
+    async def dispatch(self) -> DispatchReport:
+        """Send every due alert (in batches); failures are rescheduled with backoff."""
+        report = DispatchReport()
+        if self._sender is None:
+            return report
+        if not self._recovered:
+            report.recovered = await self.recover()
+        while True:
+            async with self._db.transaction() as session:
+                claimed = await queries.claim_due_alerts(session, self._clock(), self._batch)
+            if not claimed:
+                return report
+            for index, alert in enumerate(claimed):
+                if report.failed:
+                    # Don't hammer a failing Slack within one run: hand the rest back.
+                    async with self._db.transaction() as session:
+                        await queries.release_alerts(session, [a.id for a in claimed[index:]])
+                    return report
+                try:
+                    ts = await self._sender.send(alert.id, alert.payload)
+                except DeliveryError as exc:
+                    delay = min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max)
+                    log.warning(
+                        "alert %d for %s not delivered (attempt %d), retry in %.0fs: %s",
+                        alert.id,
+                        alert.public_name,
+                        alert.attempts,
+                        delay,
+                        exc,
+                    )
+                    async with self._db.transaction() as session:
+                        await queries.mark_alert_failed(
+                            session,
+                            alert.id,
+                            error=str(exc),
+                            retry_in=timedelta(seconds=delay),
+                            now=self._clock(),
+                        )
+                    report.failed += 1
+                    continue
+                async with self._db.transaction() as session:
+                    await queries.mark_alert_sent(session, alert.id, slack_ts=ts, now=self._clock())
+                report.sent += 1
+                log.info("alert %d for %s delivered", alert.id, alert.public_name)
+            if report.failed:
+                return report

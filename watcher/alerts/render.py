@@ -1,0 +1,60 @@
+"""Turning an outbox payload into a Slack message (plain ``text`` plus Block Kit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _escape(value: object) -> str:
+    # Slack's mrkdwn treats these three as control characters.
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The notification ``text`` (names project, version, internal name, kind) and blocks."""
+    text = str(payload["text"])
+    name = _escape(payload.get("display_name") or payload.get("public_name"))
+    version = _escape(payload.get("version") or "no release")
+    url = payload.get("project_url")
+    title = f"<{url}|{name} {version}>" if url else f"{name} {version}"
+    lines = [
+        f"• `{_escape(m['internal_display'])}` — *{_escape(m['kind'])}*: {_escape(m['detail'])}"
+        for m in payload.get("matches", [])
+    ]
+    fields = [
+        ("Severity", payload.get("severity")),
+        ("Seen via", payload.get("source")),
+        ("Author", payload.get("author")),
+        ("Owners", ", ".join(payload.get("owners") or []) or None),
+        ("Organization", payload.get("organization")),
+        ("First release", payload.get("first_release")),
+    ]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "Possible squat of an internal package"[:150]},
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"*{title}* collides with:\n" + "\n".join(lines),
+            },
+        },
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{label}*\n{_escape(value)}"}
+                for label, value in fields
+                if value
+            ][:10],
+        },
+    ]
+    if payload.get("summary"):
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "plain_text", "text": str(payload["summary"])[:2000]}],
+            }
+        )
+    return text, blocks

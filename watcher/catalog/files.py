@@ -1,0 +1,104 @@
+"""Reading the catalog TOML file, with problems reported by file and line."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from watcher.catalog.model import Catalog
+from watcher.errors import CatalogError, InvalidName
+from watcher.names import validate
+
+_NAME_KEYS = ("names", "prefixes", "allow")
+_KNOWN_KEYS = (*_NAME_KEYS, "owners")
+
+
+def load_catalog_file(path: Path) -> Catalog:
+    """Load and validate a catalog file; raise :class:`CatalogError` listing every problem.
+
+    The file's keys: ``names`` (internal package names), ``prefixes`` (namespace roots),
+    ``allow`` (public projects that are ours) and ``owners`` (our PyPI users/organizations).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(str(path), [exc.strerror or str(exc)]) from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise CatalogError(str(path), ["not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(str(path), [f"not valid TOML: {exc}"]) from None
+
+    problems: list[str] = []
+    lines = text.splitlines()
+    for key in data:
+        if key not in _KNOWN_KEYS:
+            problems.append(
+                f"line {_line_of_key(lines, key)}: unknown key {key!r} "
+                f"(expected one of {', '.join(_KNOWN_KEYS)})"
+            )
+
+    parsed: dict[str, dict[NormalizedName, str]] = {}
+    for key in _NAME_KEYS:
+        parsed[key] = {}
+        for value in _string_list(data, key, lines, problems):
+            try:
+                validate(value)
+            except InvalidName as exc:
+                problems.append(f"line {_line_of_value(lines, value)}: {key}: {exc}")
+                continue
+            parsed[key].setdefault(canonicalize_name(value), value)
+    owners = frozenset(o.lower() for o in _string_list(data, "owners", lines, problems) if o)
+
+    if not parsed["names"] and not parsed["prefixes"] and not problems:
+        problems.append("no names and no prefixes: nothing to protect")
+    if problems:
+        raise CatalogError(str(path), problems)
+    return Catalog(
+        names=parsed["names"],
+        prefixes=parsed["prefixes"],
+        allow=frozenset(parsed["allow"]),
+        owners=owners,
+    )
+
+
+def _string_list(
+    data: dict[str, Any], key: str, lines: list[str], problems: list[str]
+) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"line {_line_of_key(lines, key)}: {key} must be a list of strings")
+        return []
+    good: list[str] = []
+    for item in value:
+        if isinstance(item, str):
+            good.append(item)
+        else:
+            problems.append(
+                f"line {_line_of_key(lines, key)}: {key} must hold strings, found {item!r}"
+            )
+    return good
+
+
+def _line_of_key(lines: list[str], key: str) -> int:
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(key) and stripped[len(key) :].lstrip().startswith("="):
+            return number
+    return 1
+
+
+def _line_of_value(lines: list[str], value: str) -> int:
+    # tomllib keeps no positions: find the quoted literal in the text instead. Basic and
+    # literal strings cover every spelling a name list uses in practice.
+    for quoted in (f'"{value}"', f"'{value}'"):
+        for number, line in enumerate(lines, start=1):
+            code = line.split("#", 1)[0] if "#" not in quoted else line
+            if quoted in code:
+                return number
+    return 1

@@ -1,0 +1,166 @@
+"""Settings: one frozen object built at start-up from a TOML file and ``WATCHER_*`` variables.
+
+Environment variables override the file. The variable names are a public contract: operators
+script them. A missing or invalid setting raises :class:`ConfigError` with one line naming the
+variable; the CLI turns that into exit code 2.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from watcher import __version__
+from watcher.errors import ConfigError
+
+ENV_PREFIX = "WATCHER_"
+
+_REQUIRED_HINTS = {
+    "pypi_url": "set it to PyPI's base URL (or a mirror serving its RSS, JSON and simple APIs)",
+    "catalog": "set it to the path of the internal catalog TOML file",
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return ENV_PREFIX + field.upper()
+
+
+class Settings(BaseSettings):
+    """Every knob of the daemon. Field ``x`` is set by ``WATCHER_X`` or key ``x`` in the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", case_sensitive=False
+    )
+
+    pypi_url: str | None = Field(None, description="Base URL of the index (RSS, JSON, simple)")
+    catalog: Path | None = Field(None, description="Path of the internal catalog file")
+    database_url: str = "sqlite+aiosqlite:///watcher.db"
+    poll_interval: float = Field(60.0, gt=0, description="Seconds between feed polls")
+    slack_token: SecretStr | None = None
+    slack_channel: str | None = None
+    slack_api_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    user_agent: str = f"watcher/{__version__}"
+
+    # Operational knobs beyond the public contract; defaults suit production.
+    dispatch_interval: float = Field(1.0, gt=0, description="Seconds between outbox drains")
+    http_timeout: float = Field(30.0, gt=0, description="Total seconds per index request")
+    http_retries: int = Field(3, ge=0, le=10, description="Retries on 5xx/connection errors")
+    max_feed_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Cap on an RSS body")
+    max_json_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Cap on a JSON body")
+    alert_retry_base: float = Field(5.0, gt=0, description="First retry delay of an alert")
+    log_level: str = "INFO"
+
+    @field_validator("pypi_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        if info.field_name == "slack_api_url":
+            # slack-sdk joins method names onto base_url textually.
+            return value if value.endswith("/") else value + "/"
+        return value.rstrip("/")
+
+    @field_validator("slack_token", "slack_channel", "api_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def index_url(self) -> str:
+        """The index's base URL; :class:`ConfigError` if unset."""
+        if self.pypi_url is None:
+            raise ConfigError(_missing("pypi_url"))
+        return self.pypi_url
+
+    @property
+    def catalog_path(self) -> Path:
+        """The catalog file's path; :class:`ConfigError` if unset."""
+        if self.catalog is None:
+            raise ConfigError(_missing("catalog"))
+        return self.catalog
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Alerts go to Slack only when both a token and a channel are set."""
+        return self.slack_token is not None and self.slack_channel is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite default."""
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments, then the environment, then the file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def _missing(field: str) -> str:
+    return f"{env_name(field)} is not set: {_REQUIRED_HINTS[field]}"
+
+
+def load_settings(
+    config_file: Path | None = None, *, require: tuple[str, ...] = (), **overrides: Any
+) -> Settings:
+    """Build the settings, or raise :class:`ConfigError` with a one-line reason.
+
+    ``require`` names fields that must be set for the command at hand (``pypi_url`` and
+    ``catalog`` for watching; a schema upgrade needs neither).
+    """
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        try:
+            with config_file.open("rb") as fh:
+                tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {config_file} does not exist") from None
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from None
+
+        class _FromFile(Settings):
+            model_config = SettingsConfigDict(toml_file=config_file)
+
+        cls = _FromFile
+    try:
+        settings = cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, config_file)) from None
+    for field in require:
+        if getattr(settings, field) is None:
+            raise ConfigError(_missing(field))
+    return settings
+
+
+def _one_line(exc: ValidationError, config_file: Path | None) -> str:
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "?"
+    if err["type"] == "extra_forbidden":
+        where = f"config file {config_file}" if config_file else "settings"
+        return f"{where}: unknown setting {field!r}"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    return f"{env_name(field)}: {message}{more}"

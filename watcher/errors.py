@@ -1,0 +1,90 @@
+"""Errors that cross module boundaries. Each carries its data and builds its own message."""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Base class of every error the watcher raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    """A setting is missing or invalid; the process exits 2 with this one-line message."""
+
+
+class CatalogError(WatcherError):
+    """The internal catalog file cannot be used."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(f"catalog {path}: " + "; ".join(problems))
+
+
+class InvalidName(WatcherError, ValueError):
+    """A string is not a valid Python project name."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        super().__init__(f"invalid project name {shown!r}: {reason}")
+
+
+class IndexClientError(WatcherError):
+    """The package index could not give a usable answer."""
+
+
+class IndexUnavailable(IndexClientError):
+    """The index kept failing (5xx, connection errors, timeouts) after our retries."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"index unavailable for {url}: {reason}")
+
+
+class ResponseTooLarge(IndexClientError):
+    """A response body exceeded the configured cap; it was not read further."""
+
+    def __init__(self, url: str, limit: int) -> None:
+        self.url = url
+        self.limit = limit
+        super().__init__(f"response from {url} exceeds {limit} bytes; discarded")
+
+
+class FeedError(IndexClientError):
+    """An RSS feed body was not acceptable XML (malformed, truncated, DTD or entities)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"feed {url} rejected: {reason}")
+
+
+class BadResponse(IndexClientError):
+    """The index answered something we cannot interpret (bad JSON, unexpected status)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"unusable answer from {url}: {reason}")
+
+
+class ProjectNotFound(IndexClientError):
+    """The index answered 404 for a project."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"project {name!r} not found")
+
+
+class SchemaNotCurrent(WatcherError):
+    """The database schema is not at the migrations' head."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        self.current = current
+        self.head = head
+        super().__init__(
+            f"database schema is at {current or 'nothing'}, code needs {head}: "
+            "run `watcher db upgrade`"
+        )

@@ -1,0 +1,101 @@
+"""Scheduler wiring. Each job is a thin call into a plain ``async def`` that tests call directly.
+
+APScheduler 3 does not await running jobs at shutdown, so every run is tracked here and
+awaited (then cancelled if it overstays) before the engine and HTTP session close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from watcher.alerts import Dispatcher
+from watcher.watch import Watch
+
+log = logging.getLogger(__name__)
+
+
+class Jobs:
+    """The daemon's periodic work: feed polling and outbox dispatch."""
+
+    def __init__(
+        self,
+        watch: Watch,
+        dispatcher: Dispatcher,
+        *,
+        poll_interval: float,
+        dispatch_interval: float,
+    ) -> None:
+        self.watch = watch
+        self.dispatcher = dispatcher
+        self._poll_interval = poll_interval
+        self._dispatch_interval = dispatch_interval
+        self._running: set[asyncio.Task[None]] = set()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def poll(self) -> None:
+        """Check not-yet-checked catalog entries, then poll the feeds."""
+        await self.watch.check_catalog()
+        await self.watch.poll_feeds()
+
+    async def dispatch(self) -> None:
+        """Drain the alert outbox."""
+        await self.dispatcher.dispatch()
+
+    def start(self) -> None:
+        """Start the scheduler inside the running loop; both jobs run at once, then on interval."""
+        now = datetime.now(UTC)
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        self.scheduler.add_job(
+            self._tracked("poll", self.poll),
+            "interval",
+            seconds=self._poll_interval,
+            id="poll",
+            next_run_time=now,
+            jitter=None,
+            **common,
+        )
+        self.scheduler.add_job(
+            self._tracked("dispatch", self.dispatch),
+            "interval",
+            seconds=self._dispatch_interval,
+            id="dispatch",
+            next_run_time=now,
+            **common,
+        )
+        self.scheduler.start()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop scheduling, let running jobs finish (cancel them after ``grace`` seconds)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if not self._running:
+            return
+        _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled %d jobs still running at shutdown", len(pending))
+            await asyncio.wait(pending)
+
+    def _tracked(
+        self, name: str, job: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except Exception:
+                # One failed run must not stop the schedule; the next run retries.
+                log.exception("%s job failed", name)
+            finally:
+                self._running.discard(task)
+
+        run.__name__ = name
+        return run

@@ -1,0 +1,46 @@
+"""Project-name rules shared by every module: validation and PEP 503 canonical form."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from watcher.errors import InvalidName
+
+# The index's own rule for a valid project name (ASCII only, case-insensitive).
+_VALID = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE | re.ASCII)
+
+# The index sets no explicit length limit, but no real name comes near this; a cap keeps
+# hostile input (a 1 MB "name" in a request or a feed) from flowing into queries and logs.
+MAX_NAME_LENGTH = 200
+
+
+def validate(name: str) -> str:
+    """Return ``name`` unchanged if it is a valid project name, else raise :class:`InvalidName`."""
+    if not name:
+        raise InvalidName(name, "empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(name, f"longer than {MAX_NAME_LENGTH} characters")
+    if not name.isascii():
+        raise InvalidName(name, "not ASCII")
+    if not _VALID.match(name):
+        raise InvalidName(
+            name,
+            "must be letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+        )
+    return name
+
+
+def canonical(name: str) -> NormalizedName:
+    """Validate ``name`` and return its PEP 503 canonical form."""
+    return canonicalize_name(validate(name))
+
+
+def is_valid(name: str) -> bool:
+    """True if ``name`` is a valid project name."""
+    try:
+        validate(name)
+    except InvalidName:
+        return False
+    return True

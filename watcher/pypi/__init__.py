@@ -1,0 +1,6 @@
+"""The only code that knows the index's URLs and formats."""
+
+from watcher.pypi.client import IndexClient
+from watcher.pypi.models import FeedItem, FeedKind, FeedPage, ProjectInfo, ReleaseInfo
+
+__all__ = ["FeedItem", "FeedKind", "FeedPage", "IndexClient", "ProjectInfo", "ReleaseInfo"]

@@ -1,0 +1,249 @@
+"""HTTP client of the index: feeds, JSON API, simple API; retries, caps and ETags here only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from packaging.utils import NormalizedName
+from packaging.version import InvalidVersion, Version
+
+from watcher.errors import (
+    BadResponse,
+    IndexUnavailable,
+    ProjectNotFound,
+    ResponseTooLarge,
+)
+from watcher.names import canonical
+from watcher.pypi.feeds import parse_feed
+from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo, ReleaseInfo
+
+log = logging.getLogger(__name__)
+
+_FEED_PATHS = {FeedKind.UPDATES: "/rss/updates.xml", FeedKind.PACKAGES: "/rss/packages.xml"}
+_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+class IndexClient:
+    """Talks to the index at ``base_url`` through the process's one ``ClientSession``.
+
+    Every request retries 429/5xx answers, connection errors and timeouts with exponential
+    backoff and jitter, then raises :class:`IndexUnavailable`. Bodies are read up to a cap and
+    refused beyond it (:class:`ResponseTooLarge`), so a hostile or broken mirror cannot make
+    us buffer gigabytes.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        retries: int = 3,
+        max_feed_bytes: int = 5 * 1024 * 1024,
+        max_json_bytes: int = 32 * 1024 * 1024,
+        backoff: float = 0.5,
+    ) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._retries = retries
+        self._max_feed_bytes = max_feed_bytes
+        self._max_json_bytes = max_json_bytes
+        self._backoff = backoff
+
+    @property
+    def base_url(self) -> str:
+        """The index's base URL, without a trailing slash."""
+        return self._base
+
+    def project_url(self, name: str, version: str | None = None) -> str:
+        """The human-facing page of a project (or one release) on the index."""
+        norm = canonical(name)
+        return (
+            f"{self._base}/project/{norm}/{version}/"
+            if version
+            else f"{self._base}/project/{norm}/"
+        )
+
+    async def fetch_feed(self, kind: FeedKind, etag: str | None = None) -> FeedPage | None:
+        """The feed's items, or ``None`` when the index says it has not changed (304)."""
+        url = self._base + _FEED_PATHS[kind]
+        headers = {"If-None-Match": etag} if etag else {}
+        answer = await self._get(url, headers=headers, max_bytes=self._max_feed_bytes)
+        if answer.status == 304:
+            return None
+        if answer.status != 200:
+            raise BadResponse(url, f"HTTP {answer.status}")
+        return parse_feed(kind, answer.body, url=url, etag=answer.headers.get("ETag"))
+
+    async def project(self, name: str) -> ProjectInfo:
+        """Details of a public project from the JSON API.
+
+        Raises :class:`ProjectNotFound` on 404, which does NOT mean the name is free: the
+        JSON API also answers 404 for projects with no visible release.
+        """
+        norm = canonical(name)
+        url = f"{self._base}/pypi/{norm}/json"
+        answer = await self._get(
+            url, headers={"Accept": "application/json"}, max_bytes=self._max_json_bytes
+        )
+        if answer.status == 404:
+            raise ProjectNotFound(norm)
+        if answer.status != 200:
+            raise BadResponse(url, f"HTTP {answer.status}")
+        try:
+            data = json.loads(answer.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadResponse(url, f"malformed JSON: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+            raise BadResponse(url, "JSON has no 'info' object")
+        return _project_info(norm, data)
+
+    async def exists(self, name: str) -> bool:
+        """True if ``name`` is registered on the index (``/simple/<name>/`` answers 200).
+
+        This is the only reliable existence check: a registered project with no release has
+        a simple page but no JSON API page.
+        """
+        url = f"{self._base}/simple/{canonical(name)}/"
+        answer = await self._get(url, headers={"Accept": _SIMPLE_JSON}, max_bytes=0)
+        if answer.status == 200:
+            return True
+        if answer.status == 404:
+            return False
+        raise BadResponse(url, f"HTTP {answer.status}")
+
+    async def _get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> _Answer:
+        """GET with retries. ``max_bytes=0`` means the body is not wanted and not read."""
+        attempt = 0
+        while True:
+            delay: float | None = None
+            try:
+                async with self._session.get(url, headers=dict(headers)) as resp:
+                    if resp.status in _RETRY_STATUSES:
+                        reason = f"HTTP {resp.status}"
+                        delay = _retry_after(resp.headers.get("Retry-After"))
+                    else:
+                        body = await _read_capped(resp, url, max_bytes) if max_bytes else b""
+                        return _Answer(resp.status, resp.headers, body)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if attempt >= self._retries:
+                raise IndexUnavailable(url, f"{reason} (after {attempt + 1} attempts)")
+            wait = delay if delay is not None else self._backoff * 2**attempt
+            wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
+            log.warning(
+                "index request %s failed (%s); retry %d in %.1fs", url, reason, attempt + 1, wait
+            )
+            await asyncio.sleep(wait)
+            attempt += 1
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise ResponseTooLarge(url, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(url, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
+    except ValueError:
+        return None
+
+
+def _project_info(norm: NormalizedName, data: dict[str, Any]) -> ProjectInfo:
+    info: dict[str, Any] = data["info"]
+    ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else {}
+    assert isinstance(ownership, dict)
+    roles = ownership.get("roles") if isinstance(ownership.get("roles"), list) else []
+    assert isinstance(roles, list)
+    owners = tuple(
+        str(role["user"]) for role in roles if isinstance(role, dict) and role.get("user")
+    )
+    organization = ownership.get("organization")
+    releases_raw = data.get("releases") if isinstance(data.get("releases"), dict) else {}
+    assert isinstance(releases_raw, dict)
+    releases = [_release(str(v), files) for v, files in releases_raw.items()]
+    releases.sort(key=_version_order)
+    serial = data.get("last_serial")
+    return ProjectInfo(
+        name=str(info.get("name") or norm),
+        canonical=norm,
+        latest_version=_str_or_none(info.get("version")),
+        summary=_str_or_none(info.get("summary")),
+        author=_str_or_none(info.get("author")),
+        author_email=_str_or_none(info.get("author_email")),
+        owners=owners,
+        organization=organization if isinstance(organization, str) else None,
+        releases=tuple(releases),
+        last_serial=serial if isinstance(serial, int) else None,
+    )
+
+
+def _release(version: str, files: Any) -> ReleaseInfo:
+    names: list[str] = []
+    times: list[datetime] = []
+    yanked = False
+    for item in files if isinstance(files, list) else []:
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("filename"), str):
+            names.append(item["filename"])
+        stamp = _timestamp(item.get("upload_time_iso_8601") or item.get("upload_time"))
+        if stamp is not None:
+            times.append(stamp)
+        yanked = yanked or bool(item.get("yanked"))
+    return ReleaseInfo(
+        version=version,
+        upload_time=min(times) if times else None,
+        files=tuple(sorted(names)),
+        yanked=yanked,
+    )
+
+
+def _version_order(release: ReleaseInfo) -> tuple[int, Version | str]:
+    # Invalid versions are data, not crashes: they sort after every valid one.
+    try:
+        return (0, Version(release.version))
+    except InvalidVersion:
+        return (1, release.version)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

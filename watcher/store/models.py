@@ -1,0 +1,117 @@
+"""Tables. Names are stored canonical (PEP 503), computed in Python so SQLite works too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from watcher.store.base import Base, utcnow
+
+NAME = String(255)
+
+
+class FeedState(Base):
+    """Cursor of one RSS feed: the ETag to send and the item keys seen in the last good poll."""
+
+    __tablename__ = "feed_states"
+
+    feed: Mapped[str] = mapped_column(String(32), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    seen_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    newest_key: Mapped[str | None] = mapped_column(String(600))
+    polled_at: Mapped[datetime | None]
+    advanced_at: Mapped[datetime | None]
+
+
+class PublicProject(Base):
+    """A public project whose name matched the catalog, as last seen on the index."""
+
+    __tablename__ = "public_projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    normalized_name: Mapped[str] = mapped_column(NAME, unique=True)
+    name: Mapped[str] = mapped_column(NAME)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    latest_version: Mapped[str | None] = mapped_column(NAME)
+    summary: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    author_email: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    organization: Mapped[str | None] = mapped_column(NAME)
+    last_serial: Mapped[int | None] = mapped_column(BigInteger)
+
+    releases: Mapped[list[Release]] = relationship(
+        back_populates="project", order_by="Release.id", lazy="raise"
+    )
+
+
+class Release(Base):
+    """One release of a matched public project, stored once, with ownership at the time."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("public_projects.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(NAME)
+    upload_time: Mapped[datetime | None]
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    yanked: Mapped[bool] = mapped_column(default=False)
+    author: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(32))
+
+    project: Mapped[PublicProject] = relationship(back_populates="releases", lazy="raise")
+
+
+class Finding(Base):
+    """A public name colliding with an internal name or prefix; unique per name pair and kind."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("public_name", "internal_name", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_name: Mapped[str] = mapped_column(NAME, index=True)
+    internal_name: Mapped[str] = mapped_column(NAME)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxAlert(Base):
+    """An alert waiting for (or done with) delivery. One row per public project and event."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(600), unique=True)
+    public_name: Mapped[str] = mapped_column(NAME)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending -> sending -> sent; sending -> pending on failure (retried with backoff)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    slack_ts: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogCheck(Base):
+    """A catalog entry already checked against the index once (the first-start check)."""
+
+    __tablename__ = "catalog_checks"
+
+    normalized_name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    entry: Mapped[str] = mapped_column(String(16), primary_key=True)  # "name" or "prefix"
+    found: Mapped[bool]
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,278 @@
+"""Every query the daemon runs. Functions take an ``AsyncSession`` already in a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watcher.store.base import utcnow
+from watcher.store.models import (
+    CatalogCheck,
+    FeedState,
+    Finding,
+    OutboxAlert,
+    PublicProject,
+    Release,
+)
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    """``INSERT`` of the session's dialect, so ``on_conflict_do_nothing`` works on both."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+# --- feed cursor -------------------------------------------------------------------------
+
+
+async def get_feed_state(session: AsyncSession, feed: str) -> FeedState | None:
+    """The stored cursor of ``feed``, if any."""
+    return await session.get(FeedState, feed)
+
+
+async def save_feed_state(
+    session: AsyncSession,
+    feed: str,
+    *,
+    etag: str | None,
+    seen_keys: list[str],
+    now: datetime,
+) -> None:
+    """Advance the cursor of ``feed`` to the page just processed."""
+    state = await session.get(FeedState, feed, with_for_update=True)
+    if state is None:
+        state = FeedState(feed=feed)
+        session.add(state)
+    state.etag = etag
+    state.seen_keys = seen_keys
+    state.newest_key = seen_keys[0] if seen_keys else None
+    state.polled_at = now
+    state.advanced_at = now
+
+
+async def touch_feed_state(session: AsyncSession, feed: str, now: datetime) -> None:
+    """Record a poll that found nothing new (304): the cursor stays where it is."""
+    await session.execute(update(FeedState).where(FeedState.feed == feed).values(polled_at=now))
+
+
+# --- public projects and their history ----------------------------------------------------
+
+
+async def upsert_project(
+    session: AsyncSession, normalized_name: str, name: str, now: datetime, **details: Any
+) -> PublicProject:
+    """Insert or refresh a public project; ``details`` overwrite only when not ``None``."""
+    table: Table = PublicProject.__table__  # type: ignore[assignment]
+    await session.execute(
+        _insert(session, table)
+        .values(
+            normalized_name=normalized_name,
+            name=name,
+            first_seen_at=now,
+            last_seen_at=now,
+            owners=[],
+        )
+        .on_conflict_do_nothing(index_elements=["normalized_name"])
+    )
+    project = (
+        await session.execute(
+            select(PublicProject)
+            .where(PublicProject.normalized_name == normalized_name)
+            .with_for_update()
+        )
+    ).scalar_one()
+    project.name = name
+    project.last_seen_at = now
+    for key, value in details.items():
+        if value is not None:
+            setattr(project, key, value)
+    return project
+
+
+async def add_release(session: AsyncSession, project_id: int, version: str, **fields: Any) -> bool:
+    """Store a release once; True if it was new."""
+    table: Table = Release.__table__  # type: ignore[assignment]
+    fields.setdefault("files", [])
+    fields.setdefault("owners", [])
+    fields.setdefault("yanked", False)
+    fields.setdefault("first_seen_at", utcnow())
+    result = await session.execute(
+        _insert(session, table)
+        .values(project_id=project_id, version=version, **fields)
+        .on_conflict_do_nothing(index_elements=["project_id", "version"])
+        .returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def project_history(session: AsyncSession, normalized_name: str) -> list[Release]:
+    """Every stored release of a public project, in the order first seen."""
+    rows = await session.execute(
+        select(Release)
+        .join(PublicProject)
+        .where(PublicProject.normalized_name == normalized_name)
+        .order_by(Release.id)
+    )
+    return list(rows.scalars())
+
+
+# --- findings ------------------------------------------------------------------------------
+
+
+async def add_finding(
+    session: AsyncSession,
+    *,
+    public_name: str,
+    internal_name: str,
+    kind: str,
+    detail: str,
+    now: datetime,
+) -> bool:
+    """Open a finding unless one exists for the same names and kind; True if it was new."""
+    table: Table = Finding.__table__  # type: ignore[assignment]
+    result = await session.execute(
+        _insert(session, table)
+        .values(
+            public_name=public_name,
+            internal_name=internal_name,
+            kind=kind,
+            detail=detail,
+            status="open",
+            first_seen_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["public_name", "internal_name", "kind"])
+        .returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def findings_for(session: AsyncSession, public_name: str) -> list[Finding]:
+    """Findings recorded for one public name."""
+    rows = await session.execute(
+        select(Finding).where(Finding.public_name == public_name).order_by(Finding.id)
+    )
+    return list(rows.scalars())
+
+
+# --- alert outbox --------------------------------------------------------------------------
+
+
+async def enqueue_alert(
+    session: AsyncSession,
+    *,
+    event_key: str,
+    public_name: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Add an alert unless one exists for ``event_key``; True if it was new."""
+    table: Table = OutboxAlert.__table__  # type: ignore[assignment]
+    result = await session.execute(
+        _insert(session, table)
+        .values(
+            event_key=event_key,
+            public_name=public_name,
+            payload=payload,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["event_key"])
+        .returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def claim_due_alerts(session: AsyncSession, now: datetime, limit: int) -> list[OutboxAlert]:
+    """Move due pending alerts to ``sending`` and return them (skipping rows others hold)."""
+    rows = await session.execute(
+        select(OutboxAlert)
+        .where(OutboxAlert.status == "pending", OutboxAlert.next_attempt_at <= now)
+        .order_by(OutboxAlert.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = list(rows.scalars())
+    for alert in claimed:
+        alert.status = "sending"
+        alert.claimed_at = now
+        alert.attempts += 1
+    return claimed
+
+
+async def in_flight_alerts(session: AsyncSession) -> list[OutboxAlert]:
+    """Alerts left in ``sending``: a process died between posting and recording the post."""
+    rows = await session.execute(
+        select(OutboxAlert).where(OutboxAlert.status == "sending").order_by(OutboxAlert.id)
+    )
+    return list(rows.scalars())
+
+
+async def mark_alert_sent(
+    session: AsyncSession, alert_id: int, *, slack_ts: str | None, now: datetime
+) -> None:
+    """Record a delivered alert."""
+    await session.execute(
+        update(OutboxAlert)
+        .where(OutboxAlert.id == alert_id)
+        .values(status="sent", sent_at=now, slack_ts=slack_ts, last_error=None)
+    )
+
+
+async def mark_alert_failed(
+    session: AsyncSession, alert_id: int, *, error: str, retry_in: timedelta, now: datetime
+) -> None:
+    """Put an alert back in the queue, due again after ``retry_in``."""
+    await session.execute(
+        update(OutboxAlert)
+        .where(OutboxAlert.id == alert_id)
+        .values(status="pending", next_attempt_at=now + retry_in, last_error=error[:2000])
+    )
+
+
+async def release_alerts(session: AsyncSession, alert_ids: list[int]) -> None:
+    """Hand claimed but unattempted alerts back to the queue, as if never claimed."""
+    await session.execute(
+        update(OutboxAlert)
+        .where(OutboxAlert.id.in_(alert_ids), OutboxAlert.status == "sending")
+        .values(status="pending", attempts=OutboxAlert.attempts - 1)
+    )
+
+
+async def outbox_counts(session: AsyncSession) -> dict[str, int]:
+    """Number of outbox rows per status."""
+    rows = await session.execute(
+        select(OutboxAlert.status, func.count()).group_by(OutboxAlert.status)
+    )
+    return {str(status): int(count) for status, count in rows}
+
+
+# --- first-start catalog checks ------------------------------------------------------------
+
+
+async def unchecked_entries(
+    session: AsyncSession, entries: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The ``(normalized_name, entry)`` pairs not yet checked against the index."""
+    rows = await session.execute(select(CatalogCheck.normalized_name, CatalogCheck.entry))
+    done = {(str(name), str(entry)) for name, entry in rows}
+    return [pair for pair in entries if pair not in done]
+
+
+async def mark_checked(
+    session: AsyncSession, normalized_name: str, entry: str, *, found: bool, now: datetime
+) -> None:
+    """Remember that a catalog entry has been checked."""
+    table: Table = CatalogCheck.__table__  # type: ignore[assignment]
+    await session.execute(
+        _insert(session, table)
+        .values(normalized_name=normalized_name, entry=entry, found=found, checked_at=now)
+        .on_conflict_do_nothing(index_elements=["normalized_name", "entry"])
+    )

@@ -1,0 +1,115 @@
+"""The one owner of the database engine, and the bridge to the Alembic migrations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from watcher.errors import SchemaNotCurrent
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the package (wheel) or at the repo top (editable)."""
+    for candidate in (_PACKAGE_DIR / "_migrations", _PACKAGE_DIR.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("the watcher's Alembic migrations are not installed")
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    """An Alembic config that needs no ``alembic.ini`` on disk."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if database_url is not None:
+        # ConfigParser interpolation would choke on '%' in passwords.
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+class Database:
+    """Owns the async engine and hands out sessions. Create once per process; ``close`` last."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        if url.startswith("sqlite"):
+            engine_kwargs.setdefault("connect_args", {"timeout": 30})
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+        self.engine: AsyncEngine = create_async_engine(url, **engine_kwargs)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back otherwise."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Run the migrations up to ``revision`` on this engine."""
+        config = alembic_config()
+
+        def run(sync_conn: Connection) -> None:
+            config.attributes["connection"] = sync_conn
+            command.upgrade(config, revision)
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(run)
+
+    async def current_revision(self) -> str | None:
+        """The schema's Alembic revision, or ``None`` for an empty database."""
+
+        def read(sync_conn: Connection) -> str | None:
+            return MigrationContext.configure(sync_conn).get_current_revision()
+
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(read)
+
+    async def require_current(self) -> None:
+        """Raise :class:`SchemaNotCurrent` unless the schema is at the migrations' head."""
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert head is not None
+        current = await self.current_revision()
+        if current != head:
+            raise SchemaNotCurrent(current, head)
+
+    async def close(self) -> None:
+        """Dispose of the engine and its pool."""
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the HTTP API read while a poll writes; busy_timeout rides out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

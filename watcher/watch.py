@@ -1,0 +1,333 @@
+"""The watch pipeline: feed items and catalog checks -> matches -> history, findings, outbox.
+
+Network I/O (feeds, JSON details) happens before the database transaction; everything a poll
+learns is then written in ONE transaction together with the feed cursor, so a crash or a kill
+at any point either keeps all of it or none of it (and the next poll redoes the work).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from packaging.utils import NormalizedName
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watcher.catalog import Catalog
+from watcher.errors import IndexClientError, ProjectNotFound
+from watcher.matching import Match, Matcher
+from watcher.pypi import FeedItem, FeedKind, IndexClient, ProjectInfo
+from watcher.store import Database, queries
+from watcher.store.base import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Observation:
+    """A public project that matched the catalog, with what the index told us about it."""
+
+    public_name: NormalizedName
+    display_name: str
+    version: str | None
+    source: str  # "feed:updates", "feed:packages", "catalog-check"
+    matches: list[Match]
+    info: ProjectInfo | None = None
+    published: datetime | None = None
+    feed_author: str | None = None
+
+
+@dataclass
+class PollReport:
+    """What one feed poll did; logged and returned to tests."""
+
+    feed: FeedKind
+    not_modified: bool = False
+    items: int = 0
+    new_items: int = 0
+    matched: list[NormalizedName] = field(default_factory=list)
+    new_alerts: int = 0
+    gap: bool = False
+
+
+class Watch:
+    """Runs the pipeline against one index, one catalog and one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: IndexClient,
+        catalog: Catalog,
+        matcher: Matcher,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._catalog = catalog
+        self._matcher = matcher
+        self._clock = clock
+
+    # --- feeds ---------------------------------------------------------------------------
+
+    async def poll_feeds(self) -> list[PollReport]:
+        """Poll both feeds; a failing feed is logged and does not stop the other."""
+        reports = []
+        for kind in (FeedKind.PACKAGES, FeedKind.UPDATES):
+            try:
+                reports.append(await self.poll_feed(kind))
+            except IndexClientError as exc:
+                # The cursor is untouched: the next good poll processes what this one missed.
+                log.error("poll of %s feed failed, cursor not advanced: %s", kind, exc)
+        return reports
+
+    async def poll_feed(self, kind: FeedKind) -> PollReport:
+        """Fetch one feed, process items not seen in the last good poll, advance the cursor."""
+        report = PollReport(feed=kind)
+        async with self._db.transaction() as session:
+            state = await queries.get_feed_state(session, kind)
+            etag = state.etag if state else None
+            seen = set(state.seen_keys) if state else set()
+            previous_newest = state.newest_key if state else None
+
+        page = await self._client.fetch_feed(kind, etag)
+        now = self._clock()
+        if page is None:
+            report.not_modified = True
+            async with self._db.transaction() as session:
+                await queries.touch_feed_state(session, kind, now)
+            return report
+
+        keys = [item.key for item in page.items]
+        report.items = len(keys)
+        if previous_newest is not None and previous_newest not in keys:
+            # The feed window moved past everything we saw last time: items may have been
+            # missed. The index reconcile is the safety net for that window.
+            report.gap = True
+            log.warning(
+                "%s feed overflowed since the last poll (%s no longer listed)",
+                kind,
+                previous_newest,
+            )
+
+        fresh = [item for item in reversed(page.items) if item.key not in seen]
+        report.new_items = len(fresh)
+        observations = []
+        for item in fresh:
+            observation = await self._observe_item(kind, item)
+            if observation is not None:
+                observations.append(observation)
+                report.matched.append(item.canonical)
+
+        async with self._db.transaction() as session:
+            report.new_alerts = await self._record(session, observations, now)
+            await queries.save_feed_state(session, kind, etag=page.etag, seen_keys=keys, now=now)
+        if observations or fresh:
+            log.info(
+                "%s feed: %d new items, %d matched, %d new alerts",
+                kind,
+                len(fresh),
+                len(observations),
+                report.new_alerts,
+            )
+        return report
+
+    async def _observe_item(self, kind: FeedKind, item: FeedItem) -> Observation | None:
+        matches = self._matcher.match(item.canonical)
+        if not matches:
+            return None
+        observation = Observation(
+            public_name=item.canonical,
+            display_name=item.name,
+            version=item.version,
+            source=f"feed:{kind}",
+            matches=matches,
+            published=item.published,
+            feed_author=item.author,
+        )
+        return await self._with_details(observation)
+
+    async def _with_details(self, observation: Observation) -> Observation | None:
+        """Add JSON-API details; ``None`` if the project turns out to be ours."""
+        try:
+            observation.info = await self._client.project(observation.public_name)
+        except ProjectNotFound:
+            log.info("no JSON details for %s (no visible release yet)", observation.public_name)
+        except IndexClientError as exc:
+            # The alert matters more than its details: record what the feed told us.
+            log.warning("details of %s unavailable: %s", observation.public_name, exc)
+        info = observation.info
+        if info is not None and self._catalog.owned_by_us(set(info.owners), info.organization):
+            log.info(
+                "%s matches the catalog but is owned by us; not alerted", observation.public_name
+            )
+            return None
+        return observation
+
+    # --- first start: is the catalog squatted already? -----------------------------------
+
+    async def check_catalog(self) -> int:
+        """Check each catalog entry not yet checked against the index; return new alerts.
+
+        Entries whose check fails (index down) stay unchecked and are retried next time.
+        """
+        entries = [(n, "name") for n in self._catalog.names]
+        entries += [(p, "prefix") for p in self._catalog.prefixes]
+        async with self._db.transaction() as session:
+            pending = await queries.unchecked_entries(session, entries)
+        alerts = 0
+        for name, entry in pending:
+            try:
+                exists = await self._client.exists(name)
+            except IndexClientError as exc:
+                log.warning("catalog check of %s failed, will retry: %s", name, exc)
+                continue
+            observation = None
+            if exists:
+                matches = self._matcher.match(NormalizedName(name))
+                if matches:
+                    observation = await self._with_details(
+                        Observation(
+                            public_name=NormalizedName(name),
+                            display_name=name,
+                            version=None,
+                            source="catalog-check",
+                            matches=matches,
+                        )
+                    )
+            now = self._clock()
+            async with self._db.transaction() as session:
+                if observation is not None:
+                    alerts += await self._record(session, [observation], now)
+                await queries.mark_checked(session, name, entry, found=exists, now=now)
+        if pending:
+            log.info(
+                "checked %d catalog entries against the index: %d new alerts", len(pending), alerts
+            )
+        return alerts
+
+    # --- recording -----------------------------------------------------------------------
+
+    async def _record(
+        self, session: AsyncSession, observations: Sequence[Observation], now: datetime
+    ) -> int:
+        """Store history and findings; enqueue one alert per project with new findings."""
+        alerts = 0
+        for obs in observations:
+            info = obs.info
+            project = await queries.upsert_project(
+                session,
+                obs.public_name,
+                info.name if info else obs.display_name,
+                now,
+                latest_version=info.latest_version if info else obs.version,
+                summary=info.summary if info else None,
+                author=info.author if info else None,
+                author_email=info.author_email if info else obs.feed_author,
+                owners=list(info.owners) if info else None,
+                organization=info.organization if info else None,
+                last_serial=info.last_serial if info else None,
+            )
+            await self._store_releases(session, project.id, obs, now)
+            new = [
+                m
+                for m in obs.matches
+                if await queries.add_finding(
+                    session,
+                    public_name=m.public_name,
+                    internal_name=m.internal_name,
+                    kind=m.kind,
+                    detail=m.detail,
+                    now=now,
+                )
+            ]
+            if not new:
+                continue
+            event_key = "new:{}:{}".format(
+                obs.public_name, ",".join(f"{m.internal_name}/{m.kind}" for m in sorted(new))
+            )
+            payload = self._payload(obs, new, project.name)
+            if await queries.enqueue_alert(
+                session,
+                event_key=event_key,
+                public_name=obs.public_name,
+                payload=payload,
+                now=now,
+            ):
+                alerts += 1
+                log.warning("ALERT %s", payload["text"])
+        return alerts
+
+    async def _store_releases(
+        self, session: AsyncSession, project_id: int, obs: Observation, now: datetime
+    ) -> None:
+        info = obs.info
+        owners = list(info.owners) if info else []
+        author = (info.author or info.author_email) if info else obs.feed_author
+        known = set()
+        if info is not None:
+            for release in info.releases:
+                known.add(release.version)
+                await queries.add_release(
+                    session,
+                    project_id,
+                    release.version,
+                    upload_time=release.upload_time,
+                    files=list(release.files),
+                    yanked=release.yanked,
+                    author=author,
+                    owners=owners,
+                    first_seen_at=now,
+                    source=obs.source,
+                )
+        if obs.version and obs.version not in known:
+            # The feed can be ahead of the JSON API's cache: keep the release it announced.
+            await queries.add_release(
+                session,
+                project_id,
+                obs.version,
+                upload_time=obs.published,
+                author=author,
+                owners=owners,
+                first_seen_at=now,
+                source=obs.source,
+            )
+
+    def _payload(self, obs: Observation, new: list[Match], display: str) -> dict[str, Any]:
+        info = obs.info
+        version = obs.version or (info.latest_version if info else None)
+        matches = [
+            {
+                "internal_name": m.internal_name,
+                "internal_display": self._catalog.display(m.internal_name),
+                "kind": str(m.kind),
+                "detail": m.detail,
+                "severity": str(m.severity),
+            }
+            for m in new
+        ]
+        hits = "; ".join(f"internal {m['internal_display']!r} ({m['kind']})" for m in matches)
+        text = f"Possible squat on PyPI: {display} {version or '(no release)'} collides with {hits}"
+        return {
+            "event": "new",
+            "text": text,
+            "public_name": obs.public_name,
+            "display_name": display,
+            "version": version,
+            "source": obs.source,
+            "severity": str(max(m.severity for m in new)),
+            "matches": matches,
+            "summary": info.summary if info else None,
+            "author": (info.author or info.author_email) if info else obs.feed_author,
+            "owners": list(info.owners) if info else [],
+            "organization": info.organization if info else None,
+            "project_url": self._client.project_url(obs.public_name, version),
+            "first_release": (
+                info.releases[0].upload_time.isoformat()
+                if info and info.releases and info.releases[0].upload_time
+                else None
+            ),
+        }
