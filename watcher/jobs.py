@@ -19,6 +19,20 @@ from watcher.watch import Watch
 log = logging.getLogger(__name__)
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drop APScheduler's warning for a run skipped because the previous one still runs.
+
+    With ``max_instances=1`` that is the intended behaviour (a dispatch waiting out a Slack
+    Retry-After outlasts its one-second interval), not something to warn about each second.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+
+
 class Jobs:
     """The daemon's periodic work: feed polling and outbox dispatch."""
 
