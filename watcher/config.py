@@ -77,7 +77,15 @@ class Settings(BaseSettings):
             return value if value.endswith("/") else value + "/"
         return value.rstrip("/")
 
-    @field_validator("slack_token", "slack_channel", "api_token", mode="before")
+    @field_validator(
+        "pypi_url",
+        "catalog",
+        "slack_token",
+        "slack_channel",
+        "slack_api_url",
+        "api_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -138,6 +146,8 @@ def load_settings(
                 tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file {config_file} does not exist") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {config_file}: not UTF-8 text") from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {config_file}: {exc}") from None
 

@@ -24,7 +24,8 @@ def validate(name: str) -> str:
         raise InvalidName(name, f"longer than {MAX_NAME_LENGTH} characters")
     if not name.isascii():
         raise InvalidName(name, "not ASCII")
-    if not _VALID.match(name):
+    # fullmatch, not match: ``$`` would also accept a trailing newline ("acme\n").
+    if not _VALID.fullmatch(name):
         raise InvalidName(
             name,
             "must be letters, digits, '.', '_' or '-', starting and ending with a letter or digit",

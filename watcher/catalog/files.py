@@ -50,7 +50,8 @@ def load_catalog_file(path: Path) -> Catalog:
             try:
                 validate(value)
             except InvalidName as exc:
-                problems.append(f"line {_line_of_value(lines, value)}: {key}: {exc}")
+                line = _line_of_value(lines, value, start=_line_of_key(lines, key))
+                problems.append(f"line {line}: {key}: {exc}")
                 continue
             parsed[key].setdefault(canonicalize_name(value), value)
     owners = frozenset(o.lower() for o in _string_list(data, "owners", lines, problems) if o)
@@ -90,14 +91,23 @@ def _line_of_key(lines: list[str], key: str) -> int:
         stripped = line.lstrip()
         if stripped.startswith(key) and stripped[len(key) :].lstrip().startswith("="):
             return number
+        # A key can also be defined by a table header: [key], [key.sub] or [[key]].
+        header = stripped.lstrip("[").lstrip()
+        if (
+            stripped.startswith("[")
+            and header.startswith(key)
+            and header[len(key) :].lstrip().startswith(("]", "."))
+        ):
+            return number
     return 1
 
 
-def _line_of_value(lines: list[str], value: str) -> int:
-    # tomllib keeps no positions: find the quoted literal in the text instead. Basic and
+def _line_of_value(lines: list[str], value: str, *, start: int = 1) -> int:
+    # tomllib keeps no positions: find the quoted literal in the text instead, from the line
+    # of its key on (the same bad value under two keys is reported at each). Basic and
     # literal strings cover every spelling a name list uses in practice.
     for quoted in (f'"{value}"', f"'{value}'"):
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(lines[start - 1 :], start=start):
             code = line.split("#", 1)[0] if "#" not in quoted else line
             if quoted in code:
                 return number

@@ -1,0 +1,230 @@
+"""Loading the catalog TOML file (watcher.catalog.files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watcher.catalog import Catalog, load_catalog_file
+from watcher.errors import CatalogError
+
+LONG = "a" * 300
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(CatalogError) as info:
+        load_catalog_file(path)
+    error = info.value
+    assert error.path == str(path)
+    assert str(error).startswith(f"catalog {path}: ")
+    for problem in error.problems:
+        assert problem in str(error)
+    return error.problems
+
+
+def test_valid_file_loads(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+# internal names, any spelling
+names = ["acme-billing", "Payments_Core"]
+prefixes = ["Acme"]
+allow = ["Acme.Public_SDK"]
+owners = ["Acme-Corp", "SecTeam"]
+""",
+    )
+
+    catalog = load_catalog_file(path)
+
+    assert isinstance(catalog, Catalog)
+    assert dict(catalog.names) == {
+        "acme-billing": "acme-billing",
+        "payments-core": "Payments_Core",
+    }
+    assert dict(catalog.prefixes) == {"acme": "Acme"}
+    assert catalog.allow == frozenset({"acme-public-sdk"})
+    assert catalog.owners == frozenset({"acme-corp", "secteam"})
+
+
+def test_only_prefixes_is_enough(tmp_path: Path) -> None:
+    catalog = load_catalog_file(_write(tmp_path, 'prefixes = ["acme"]\n'))
+
+    assert dict(catalog.prefixes) == {"acme": "acme"}
+    assert dict(catalog.names) == {}
+    assert catalog.allow == frozenset()
+    assert catalog.owners == frozenset()
+
+
+def test_multiline_lists_and_literal_strings(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+names = [
+    'acme-billing',  # the billing service
+    "internal.tool",
+]
+""",
+    )
+
+    assert dict(load_catalog_file(path).names) == {
+        "acme-billing": "acme-billing",
+        "internal-tool": "internal.tool",
+    }
+
+
+def test_other_spellings_of_one_name_collapse_to_the_first(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'names = ["Payments_Core", "payments.core", "PAYMENTS-CORE"]\n'
+        'prefixes = ["acme", "ACME"]\n'
+        'allow = ["a.b", "A_B"]\n',
+    )
+
+    catalog = load_catalog_file(path)
+
+    assert dict(catalog.names) == {"payments-core": "Payments_Core"}
+    assert dict(catalog.prefixes) == {"acme": "acme"}
+    assert catalog.allow == frozenset({"a-b"})
+
+
+def test_owners_are_lower_cased_and_empty_ones_dropped(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["x"]\nowners = ["Acme-Corp", "ACME-CORP", ""]\n')
+
+    assert load_catalog_file(path).owners == frozenset({"acme-corp"})
+
+
+# -- invalid names ---------------------------------------------------------------
+
+
+def test_invalid_names_are_reported_with_their_lines(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        f"""\
+# the catalog
+names = [
+    "good-name",
+    "bad name",
+    "-x",
+    "é",
+    "",
+    "{LONG}",
+]
+""",
+    )
+
+    problems = _problems(path)
+
+    assert len(problems) == 5
+    assert problems[0].startswith("line 4: names: invalid project name 'bad name'")
+    assert problems[1].startswith("line 5: names: invalid project name '-x'")
+    assert problems[2] == "line 6: names: invalid project name 'é': not ASCII"
+    assert problems[3] == "line 7: names: invalid project name '': empty"
+    assert problems[4].startswith("line 8: names: invalid project name 'aaa")
+    assert problems[4].endswith("longer than 200 characters")
+
+
+@pytest.mark.parametrize("key", ["names", "prefixes", "allow"])
+def test_invalid_name_under_each_key(tmp_path: Path, key: str) -> None:
+    path = _write(tmp_path, f'owners = ["us"]\n\n{key} = ["ok", "../x"]\n')
+
+    problems = _problems(path)
+
+    assert problems == [
+        f"line 3: {key}: invalid project name '../x': must be letters, digits, '.', '_' or '-',"
+        " starting and ending with a letter or digit"
+    ]
+
+
+def test_same_invalid_name_under_two_keys_is_reported_at_each_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["-x"]\nprefixes = ["ok"]\nallow = ["-x"]\n')
+
+    problems = _problems(path)
+
+    assert [p.split(":", 2)[:2] for p in problems] == [
+        ["line 1", " names"],
+        ["line 3", " allow"],
+    ]
+
+
+def test_invalid_name_in_a_comment_does_not_mislead_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, '# was "bad name" once\nnames = ["ok"]\nallow = ["bad name"]\n')
+
+    assert _problems(path)[0].startswith("line 3: allow: ")
+
+
+def test_one_bad_name_does_not_hide_the_others(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["-a", "ok"]\nprefixes = ["b-"]\nowners = [7]\n')
+
+    problems = _problems(path)
+
+    assert [p.split(":")[0] for p in problems] == ["line 1", "line 2", "line 3"]
+
+
+# -- structure -------------------------------------------------------------------
+
+
+def test_unknown_key(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["ok"]\nprefix = ["acme"]\n')
+
+    assert _problems(path) == [
+        "line 2: unknown key 'prefix' (expected one of names, prefixes, allow, owners)"
+    ]
+
+
+def test_unknown_table(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["ok"]\n\n[settings]\nx = 1\n')
+
+    assert _problems(path) == [
+        "line 3: unknown key 'settings' (expected one of names, prefixes, allow, owners)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('names = "acme"\n', "line 1: names must be a list of strings"),
+        ('names = ["ok"]\nprefixes = "acme"\n', "line 2: prefixes must be a list of strings"),
+        ('names = ["ok"]\nallow = {x = 1}\n', "line 2: allow must be a list of strings"),
+        ('names = ["ok"]\nowners = "me"\n', "line 2: owners must be a list of strings"),
+        ('names = ["ok", 3]\n', "line 1: names must hold strings, found 3"),
+        ('names = ["ok"]\nowners = [true]\n', "line 2: owners must hold strings, found True"),
+        ('names = [["nested"]]\n', "line 1: names must hold strings, found ['nested']"),
+    ],
+)
+def test_wrong_types(tmp_path: Path, text: str, problem: str) -> None:
+    assert problem in _problems(_write(tmp_path, text))
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["ok"]\nthis is not toml\n')
+
+    (problem,) = _problems(path)
+
+    assert problem.startswith("not valid TOML: ")
+    assert "line 2" in problem
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_bytes(b'names = ["caf\xe9"]\n')
+
+    assert _problems(path) == ["not UTF-8 text"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert _problems(tmp_path / "nope.toml") == ["No such file or directory"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "# nothing yet\n", "names = []\nprefixes = []\n", 'allow = ["x"]\nowners = ["us"]\n'],
+)
+def test_empty_catalog_is_refused(tmp_path: Path, text: str) -> None:
+    assert _problems(_write(tmp_path, text)) == ["no names and no prefixes: nothing to protect"]
