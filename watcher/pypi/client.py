@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,7 +110,8 @@ class IndexClient:
             raise BadResponse(url, f"HTTP {answer.status}")
         try:
             data = json.loads(answer.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            # RecursionError: a hostile body of deeply nested arrays ("[[[[...").
             raise BadResponse(url, f"malformed JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
             raise BadResponse(url, "JSON has no 'info' object")
@@ -172,9 +174,12 @@ def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
+        seconds = float(value)
     except ValueError:
         return None
+    if math.isnan(seconds):  # "nan" passes float() and min/max, then sleeps forever
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 def _project_info(norm: NormalizedName, data: dict[str, Any]) -> ProjectInfo:
@@ -240,9 +245,9 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     try:
         stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: e.g. year 9999 at -01:00
         return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _str_or_none(value: Any) -> str | None:

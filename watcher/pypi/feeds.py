@@ -32,6 +32,10 @@ def parse_feed(kind: FeedKind, body: bytes, *, url: str, etag: str | None) -> Fe
         raise FeedError(url, f"forbidden XML construct ({type(exc).__name__})") from None
     except ParseError as exc:
         raise FeedError(url, f"malformed XML: {exc}") from None
+    except (LookupError, ValueError) as exc:
+        # An XML declaration naming an unknown, non-text or multi-byte codec makes expat
+        # raise these instead of ParseError; they must not escape as non-index errors.
+        raise FeedError(url, f"undecodable XML: {exc}") from None
     if root.tag != "rss" or root.find("channel") is None:
         raise FeedError(url, f"not an RSS document (root element {root.tag!r})")
 
@@ -74,6 +78,6 @@ def _date(text: str | None) -> datetime | None:
         return None
     try:
         value = parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: e.g. year 9999 at -0100
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

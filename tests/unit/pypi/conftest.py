@@ -1,0 +1,62 @@
+"""Index clients pointed at the fake index, each with its own real aiohttp session."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.fakes.pypi import FakeIndex
+from tests.unit.pypi.pypi_helpers import USER_AGENT, MakeClient, MiB
+from watcher.pypi import IndexClient
+
+
+@pytest.fixture
+async def make_client(fake_index: FakeIndex) -> AsyncIterator[MakeClient]:
+    """Clients talking to ``fake_index`` (or ``base_url``) through real ClientSessions."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def make(
+        *,
+        base_url: str | None = None,
+        retries: int = 2,
+        timeout: float = 5.0,
+        max_feed_bytes: int = MiB,
+        max_json_bytes: int = MiB,
+    ) -> IndexClient:
+        session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            headers={"User-Agent": USER_AGENT},
+        )
+        sessions.append(session)
+        return IndexClient(
+            session,
+            fake_index.base_url if base_url is None else base_url,
+            retries=retries,
+            backoff=0.01,
+            max_feed_bytes=max_feed_bytes,
+            max_json_bytes=max_json_bytes,
+        )
+
+    try:
+        yield make
+    finally:
+        for session in sessions:
+            await session.close()
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> IndexClient:
+    """A client with two retries, a 5 s timeout and 1 MiB caps."""
+    return make_client()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    return f"http://127.0.0.1:{port}"
