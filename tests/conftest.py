@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -65,15 +66,38 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A database with the schema built by the real migrations."""
-    database = Database(database_url)
+@asynccontextmanager
+async def migrated(url: str) -> AsyncIterator[Database]:
+    """A database at ``url`` with the schema built by the real migrations."""
+    database = Database(url)
     await database.upgrade()
     try:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database, on SQLite and on PostgreSQL."""
+    async with migrated(database_url) as database:
+        yield database
+
+
+@pytest.fixture
+async def postgres_db() -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database, for behaviour SQLite does not have (row locks)."""
+    url = postgres_url()
+    await reset_postgres(url)
+    async with migrated(url) as database:
+        yield database
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain HTTP client session for tests that talk to servers directly."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield session
 
 
 @pytest.fixture

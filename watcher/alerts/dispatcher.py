@@ -3,7 +3,8 @@
 Delivery is at-least-once by construction (a row is only marked sent after Slack accepted
 it) and made effectively exactly-once by recovery: rows found in ``sending`` at start-up
 belong to a process that died mid-post, and are looked up in the channel history by the
-alert id carried in the message metadata before being sent again.
+alert id carried in the message metadata before being sent again. A retry is looked up the
+same way, since a failed attempt (a timeout after Slack accepted the post) may have landed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from watcher.alerts.slack import AlertSender, DeliveryError
 from watcher.store import Database, queries
 from watcher.store.base import utcnow
+from watcher.store.models import OutboxAlert
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         batch: int = 20,
         retry_base: float = 5.0,
-        retry_max: float = 900.0,
+        retry_max: float = 300.0,
     ) -> None:
         self._db = db
         self._sender = sender
@@ -52,6 +54,9 @@ class Dispatcher:
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._recovered = False
+        # After a failure nothing is sent until this time: one failing alert stands for
+        # Slack being down, so the rest of the queue waits instead of probing every second.
+        self._paused_until: datetime | None = None
 
     async def recover(self) -> int:
         """Settle rows left in ``sending`` by a dead process; return how many were found sent."""
@@ -90,10 +95,51 @@ class Dispatcher:
         log.info("recovered %d in-flight alerts: %d had reached Slack", len(stuck), len(found))
         return len(found)
 
+    async def _found_in_history(self, alert: OutboxAlert) -> bool:
+        """Whether an earlier, failed attempt reached Slack anyway; if so, record it as sent.
+
+        A timeout after Slack accepted the post looks like any other failure: look before
+        posting again, so the retry does not duplicate the message.
+        """
+        assert self._sender is not None
+        try:
+            found = await self._sender.find_sent([alert.id], alert.created_at - _HISTORY_SLACK)
+        except DeliveryError as exc:
+            log.warning("cannot check alert %d against Slack (%s); resending", alert.id, exc)
+            return False
+        if alert.id not in found:
+            return False
+        async with self._db.transaction() as session:
+            await queries.mark_alert_sent(
+                session, alert.id, slack_ts=found[alert.id], now=self._clock()
+            )
+        log.info("alert %d for %s had reached Slack already", alert.id, alert.public_name)
+        return True
+
+    async def _reschedule(self, alert: OutboxAlert, exc: Exception, delay: float) -> None:
+        log.warning(
+            "alert %d for %s not delivered (attempt %d), retry in %.1fs: %s",
+            alert.id,
+            alert.public_name,
+            alert.attempts,
+            delay,
+            exc,
+        )
+        async with self._db.transaction() as session:
+            await queries.mark_alert_failed(
+                session,
+                alert.id,
+                error=str(exc) or type(exc).__name__,
+                retry_in=timedelta(seconds=delay),
+                now=self._clock(),
+            )
+
     async def dispatch(self) -> DispatchReport:
         """Send every due alert (in batches); failures are rescheduled with backoff."""
         report = DispatchReport()
         if self._sender is None:
+            return report
+        if self._paused_until is not None and self._clock() < self._paused_until:
             return report
         if not self._recovered:
             report.recovered = await self.recover()
@@ -108,27 +154,22 @@ class Dispatcher:
                     async with self._db.transaction() as session:
                         await queries.release_alerts(session, [a.id for a in claimed[index:]])
                     return report
+                if alert.attempts > 1 and await self._found_in_history(alert):
+                    report.recovered += 1
+                    continue
                 try:
                     ts = await self._sender.send(alert.id, alert.payload)
-                except DeliveryError as exc:
+                except Exception as exc:
                     delay = min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max)
-                    log.warning(
-                        "alert %d for %s not delivered (attempt %d), retry in %.0fs: %s",
-                        alert.id,
-                        alert.public_name,
-                        alert.attempts,
-                        delay,
-                        exc,
-                    )
-                    async with self._db.transaction() as session:
-                        await queries.mark_alert_failed(
-                            session,
-                            alert.id,
-                            error=str(exc),
-                            retry_in=timedelta(seconds=delay),
-                            now=self._clock(),
-                        )
-                    report.failed += 1
+                    await self._reschedule(alert, exc, delay)
+                    if isinstance(exc, DeliveryError):
+                        # Slack (or the way to it) is failing: pause the whole queue.
+                        report.failed += 1
+                        self._paused_until = self._clock() + timedelta(seconds=delay)
+                    else:
+                        # A bug or a bad payload concerns this alert only: record it and go
+                        # on, rather than strand the batch or stall the queue behind it.
+                        log.exception("alert %d could not be sent", alert.id)
                     continue
                 async with self._db.transaction() as session:
                     await queries.mark_alert_sent(session, alert.id, slack_ts=ts, now=self._clock())

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+# Block Kit refuses a whole message whose section text exceeds 3000 characters or a field
+# 2000; values come from the index (author, version, ...), so a squatter could otherwise
+# make their own alert undeliverable. Clip each value before escaping (which can grow it 5x).
+_SECTION_MAX = 3000
+_VALUE_MAX = 300
+_URL_MAX = 1000
 
-def _escape(value: object) -> str:
+
+def _escape(value: object, limit: int = _VALUE_MAX) -> str:
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     # Slack's mrkdwn treats these three as control characters.
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
     text = str(payload["text"])
     name = _escape(payload.get("display_name") or payload.get("public_name"))
-    version = _escape(payload.get("version") or "no release")
+    version = _escape(payload.get("version") or "no release", 100)
     url = payload.get("project_url")
-    title = f"<{url}|{name} {version}>" if url else f"{name} {version}"
+    title = f"<{url}|{name} {version}>" if url and len(url) <= _URL_MAX else f"{name} {version}"
     lines = [
         f"• `{_escape(m['internal_display'])}` — *{_escape(m['kind'])}*: {_escape(m['detail'])}"
         for m in payload.get("matches", [])
@@ -38,7 +48,7 @@ def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"*{title}* collides with:\n" + "\n".join(lines),
+                "text": (f"*{title}* collides with:\n" + "\n".join(lines))[:_SECTION_MAX],
             },
         },
         {

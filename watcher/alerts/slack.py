@@ -82,9 +82,12 @@ class SlackSender:
                 },
             )
         except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
+            # A 5xx from Slack or a proxy in front of it often has a text body, not JSON.
+            data = exc.response.data if exc.response is not None else None
+            error = data.get("error") if isinstance(data, dict) else None
+            status = exc.response.status_code if exc.response is not None else "?"
             raise DeliveryError(
-                f"Slack refused the message: HTTP {exc.response.status_code} {error or ''}".strip()
+                f"Slack refused the message: HTTP {status} {error or ''}".strip()
             ) from None
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None

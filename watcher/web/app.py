@@ -84,7 +84,7 @@ def create_app(checker: NameChecker, database: Database, api_token: str | None) 
     app[DATABASE] = database
     app[API_TOKEN] = api_token or ""
     app.router.add_get("/healthz", healthz)
-    # Match everything below /v1/names/ (slashes, empty) so bad names get a JSON 400,
-    # not a routing 404.
-    app.router.add_get("/v1/names/{name:.*}", name_verdict)
+    # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a
+    # newline) so bad names get a JSON 400, not a routing 404.
+    app.router.add_get(r"/v1/names/{name:[\s\S]*}", name_verdict)
     return app

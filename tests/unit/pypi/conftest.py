@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
 from tests.fakes.pypi import FakeIndex
+from tests.support import closed_port
 from tests.unit.pypi.pypi_helpers import USER_AGENT, MakeClient, MiB
 from watcher.pypi import IndexClient
 
@@ -56,7 +56,4 @@ async def client(make_client: MakeClient) -> IndexClient:
 @pytest.fixture
 def closed_port_url() -> str:
     """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{closed_port()}"

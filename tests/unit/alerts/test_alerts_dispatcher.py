@@ -1,0 +1,484 @@
+"""The outbox dispatcher and the Slack sender against the fake Slack, on both databases."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from packaging.utils import canonicalize_name
+from sqlalchemy import select
+
+from tests.fakes.slack import FakeSlack
+from tests.support import closed_port
+from watcher.alerts import Dispatcher, DispatchReport, SlackSender
+from watcher.catalog import Catalog, load_catalog_file
+from watcher.matching import build_matcher
+from watcher.pypi import IndexClient, ProjectInfo, ReleaseInfo
+from watcher.store import Database, queries
+from watcher.store.models import OutboxAlert
+from watcher.watch import Observation, Watch
+
+CHANNEL = "C0SECURITY"
+EVENT_TYPE = "watcher_alert"
+
+
+class Clock:
+    """A clock the test moves by hand; starts at the real time so history lookups agree."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def sender(http: aiohttp.ClientSession, fake_slack: FakeSlack) -> SlackSender:
+    return SlackSender(http, fake_slack.token, CHANNEL, base_url=fake_slack.base_url)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def catalog(catalog_file: Path) -> Catalog:
+    return load_catalog_file(catalog_file)
+
+
+class Outbox:
+    """Builds alerts exactly as the watch pipeline does and enqueues them."""
+
+    def __init__(self, db: Database, http: aiohttp.ClientSession, catalog: Catalog) -> None:
+        self.db = db
+        self.catalog = catalog
+        client = IndexClient(http, "http://127.0.0.1:9")  # only used for project URLs
+        self.watch = Watch(db, client, catalog, build_matcher(catalog))
+
+    def payload(
+        self, display: str, version: str | None, info: ProjectInfo | None = None
+    ) -> dict[str, Any]:
+        norm = canonicalize_name(display)
+        matches = build_matcher(self.catalog).match(norm)
+        assert matches, display
+        obs = Observation(
+            public_name=norm,
+            display_name=display,
+            version=version,
+            source="feed:updates",
+            matches=matches,
+            info=info,
+        )
+        return self.watch._payload(obs, matches, display)
+
+    async def add(
+        self, display: str, version: str | None = "1.0", info: ProjectInfo | None = None
+    ) -> int:
+        payload = self.payload(display, version, info)
+        async with self.db.transaction() as session:
+            assert await queries.enqueue_alert(
+                session,
+                event_key=f"new:{payload['public_name']}:{version}",
+                public_name=payload["public_name"],
+                payload=payload,
+                now=datetime.now(UTC) - timedelta(seconds=1),
+            )
+            row = (
+                (await session.execute(select(OutboxAlert).order_by(OutboxAlert.id.desc())))
+                .scalars()
+                .first()
+            )
+        assert row is not None
+        return row.id
+
+    async def row(self, alert_id: int) -> OutboxAlert:
+        async with self.db.transaction() as session:
+            row = await session.get(OutboxAlert, alert_id)
+        assert row is not None
+        return row
+
+    async def claim_all(self) -> list[int]:
+        """What a process that died mid-post leaves behind: rows in 'sending'."""
+        async with self.db.transaction() as session:
+            claimed = await queries.claim_due_alerts(session, datetime.now(UTC), 100)
+        return [a.id for a in claimed]
+
+
+@pytest.fixture
+def outbox(db: Database, http: aiohttp.ClientSession, catalog: Catalog) -> Outbox:
+    return Outbox(db, http, catalog)
+
+
+def posts(fake_slack: FakeSlack) -> int:
+    return sum(1 for method, _ in fake_slack.calls if method == "chat.postMessage")
+
+
+def alert_ids(fake_slack: FakeSlack) -> list[int]:
+    return [int(m["metadata"]["event_payload"]["alert_id"]) for m in fake_slack.messages]
+
+
+# --- delivery ---------------------------------------------------------------------------
+
+
+async def test_pending_alerts_are_sent_once_and_marked_sent(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    info = ProjectInfo(
+        name="payments.core",
+        canonical=canonicalize_name("payments.core"),
+        latest_version="99.0",
+        summary="Totally legit payments",
+        author="Mallory",
+        author_email="mallory@example.com",
+        owners=("mallory",),
+        organization=None,
+        releases=(ReleaseInfo("99.0", datetime(2024, 5, 1, tzinfo=UTC), ("p.tar.gz",), False),),
+        last_serial=42,
+    )
+    first = await outbox.add("payments.core", "99.0", info)
+    second = await outbox.add("acme-billing", "0.1")
+    dispatcher = Dispatcher(db, sender, clock=clock)
+
+    report = await dispatcher.dispatch()
+
+    assert (report.sent, report.failed, report.recovered) == (2, 0, 0)
+    assert len(fake_slack.messages) == 2
+    by_id = {int(m["metadata"]["event_payload"]["alert_id"]): m for m in fake_slack.messages}
+    assert set(by_id) == {first, second}
+
+    message = by_id[first]
+    assert message["channel"] == CHANNEL
+    text = message["text"]
+    for part in ("payments.core", "99.0", "Payments_Core", "exact"):
+        assert part in text
+    assert message["metadata"]["event_type"] == EVENT_TYPE
+    assert message["metadata"]["event_payload"]["public_name"] == "payments-core"
+    blocks = message["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert "Payments_Core" in blocks[1]["text"]["text"]
+    assert "exact" in blocks[1]["text"]["text"]
+    assert any("Mallory" in f["text"] for f in blocks[2]["fields"])
+
+    other = by_id[second]["text"]
+    for part in ("acme-billing", "0.1", "exact", "prefix", "'acme'"):
+        assert part in other
+
+    for alert_id in (first, second):
+        row = await outbox.row(alert_id)
+        assert row.status == "sent"
+        assert row.attempts == 1
+        assert row.slack_ts == by_id[alert_id]["ts"]
+        assert row.sent_at == clock.now
+        assert row.last_error is None
+
+    # Nothing is sent twice.
+    clock.advance(3600)
+    again = await dispatcher.dispatch()
+    assert (again.sent, again.failed) == (0, 0)
+    assert posts(fake_slack) == 2
+    assert await Dispatcher(db, sender, clock=clock).dispatch() == again
+
+
+async def test_no_sender_sends_nothing_and_rows_stay_pending(
+    db: Database, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    pending = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, None, clock=clock)
+    assert await dispatcher.recover() == 0
+    report = await dispatcher.dispatch()
+    assert (report.sent, report.failed, report.recovered) == (0, 0, 0)
+    row = await outbox.row(pending)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 0, None)
+    assert fake_slack.calls == []
+
+
+# --- failures and backoff ---------------------------------------------------------------
+
+
+async def test_server_errors_retried_with_backoff_then_delivered_once(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    # Three 500s outlast the sender's own quick retries: the dispatcher must back off.
+    fake_slack.fail(500, times=3)
+    alert_id = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05)
+
+    report = await dispatcher.dispatch()
+    assert (report.sent, report.failed) == (0, 1)
+    assert fake_slack.messages == []
+    row = await outbox.row(alert_id)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error is not None
+    assert "500" in row.last_error
+    assert row.next_attempt_at == clock.now + timedelta(seconds=0.05)
+
+    # Not due yet: nothing is tried.
+    calls = len(fake_slack.calls)
+    clock.advance(0.04)
+    assert (await dispatcher.dispatch()).sent == 0
+    assert len(fake_slack.calls) == calls
+
+    clock.advance(0.01)
+    report = await dispatcher.dispatch()
+    assert (report.sent, report.failed) == (1, 0)
+    assert alert_ids(fake_slack) == [alert_id]
+    row = await outbox.row(alert_id)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+    assert row.slack_ts == fake_slack.messages[0]["ts"]
+
+    clock.advance(60)
+    assert (await dispatcher.dispatch()).sent == 0
+    assert len(fake_slack.messages) == 1
+
+
+async def test_backoff_doubles_up_to_the_cap(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    fake_slack.fail_app("service_unavailable", times=4)
+    alert_id = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05, retry_max=0.15)
+    delays = []
+    for _ in range(4):
+        report = await dispatcher.dispatch()
+        assert (report.sent, report.failed) == (0, 1)
+        row = await outbox.row(alert_id)
+        delays.append((row.next_attempt_at - clock.now).total_seconds())
+        clock.advance(delays[-1])
+    assert delays == pytest.approx([0.05, 0.1, 0.15, 0.15])
+    report = await dispatcher.dispatch()
+    assert report.sent == 1
+    assert (await outbox.row(alert_id)).attempts == 5
+    assert alert_ids(fake_slack) == [alert_id]
+
+
+async def test_rate_limit_waits_for_retry_after(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    fake_slack.fail(429, times=1, retry_after=1)
+    alert_id = await outbox.add("acme-billing")
+    started = time.monotonic()
+    report = await Dispatcher(db, sender, clock=clock, retry_base=0.05).dispatch()
+    elapsed = time.monotonic() - started
+    assert report.sent == 1
+    assert elapsed >= 1.0  # Slack asked for a second; the retry did not come earlier
+    assert posts(fake_slack) == 2
+    assert alert_ids(fake_slack) == [alert_id]
+    assert (await outbox.row(alert_id)).status == "sent"
+
+
+async def test_persistent_rate_limit_leaves_alert_pending(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    fake_slack.fail(429, times=None, retry_after=0)
+    alert_id = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05)
+    report = await dispatcher.dispatch()
+    assert (report.sent, report.failed) == (0, 1)
+    row = await outbox.row(alert_id)
+    assert row.status == "pending"
+    assert row.last_error is not None
+    assert "429" in row.last_error
+    assert "ratelimited" in row.last_error
+    assert fake_slack.messages == []
+
+    fake_slack.clear_failures()
+    clock.advance(0.05)
+    assert (await dispatcher.dispatch()).sent == 1
+    assert alert_ids(fake_slack) == [alert_id]
+
+
+async def test_app_error_keeps_alert_pending_with_the_error(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    fake_slack.fail_app("channel_not_found", times=None)
+    alert_id = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05)
+    for attempt in (1, 2):
+        report = await dispatcher.dispatch()
+        assert (report.sent, report.failed) == (0, 1)
+        row = await outbox.row(alert_id)
+        assert (row.status, row.attempts) == ("pending", attempt)
+        assert row.last_error is not None
+        assert "channel_not_found" in row.last_error
+        clock.advance(1)
+    assert fake_slack.messages == []
+
+    fake_slack.clear_failures()
+    assert (await dispatcher.dispatch()).sent == 1
+    assert alert_ids(fake_slack) == [alert_id]
+
+
+async def test_unreachable_slack_keeps_alerts_pending(
+    db: Database, http: aiohttp.ClientSession, outbox: Outbox, clock: Clock
+) -> None:
+    base_url = f"http://127.0.0.1:{closed_port()}/api/"
+    down = SlackSender(http, "xoxb-test-token", CHANNEL, base_url=base_url)
+    first = await outbox.add("acme-billing")
+    second = await outbox.add("payments-core")
+    report = await Dispatcher(db, down, clock=clock, retry_base=0.05).dispatch()
+    assert (report.sent, report.failed) == (0, 1)
+    row = await outbox.row(first)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error is not None
+    assert "unreachable" in row.last_error
+    # The rest of the batch is handed back untried rather than hammering a dead Slack.
+    untried = await outbox.row(second)
+    assert (untried.status, untried.attempts, untried.last_error) == ("pending", 0, None)
+
+
+async def test_answer_lost_after_post_is_not_posted_twice(
+    db: Database, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    alert_id = await outbox.add("acme-billing")
+    fake_slack.accept_then_hang = 5.0  # Slack takes the post but the answer never comes
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as impatient:
+        sender = SlackSender(impatient, fake_slack.token, CHANNEL, base_url=fake_slack.base_url)
+        dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05)
+        report = await dispatcher.dispatch()
+        assert (report.sent, report.failed) == (0, 1)
+        assert len(fake_slack.messages) == 1
+        assert (await outbox.row(alert_id)).status != "sent"
+
+        fake_slack.accept_then_hang = 0.0
+        clock.advance(1)
+        await dispatcher.dispatch()
+    assert alert_ids(fake_slack) == [alert_id]
+    row = await outbox.row(alert_id)
+    assert row.status == "sent"
+    assert row.slack_ts == fake_slack.messages[0]["ts"]
+
+
+# --- recovery of rows left in 'sending' -------------------------------------------------
+
+
+async def test_recovery_marks_posted_alert_sent_without_reposting(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    alert_id = await outbox.add("acme-billing")
+    assert await outbox.claim_all() == [alert_id]
+    # The dead process got as far as posting.
+    ts = await sender.send(alert_id, (await outbox.row(alert_id)).payload)
+
+    report = await Dispatcher(db, sender, clock=clock).dispatch()
+
+    assert (report.recovered, report.sent, report.failed) == (1, 0, 0)
+    assert posts(fake_slack) == 1
+    row = await outbox.row(alert_id)
+    assert (row.status, row.slack_ts, row.attempts) == ("sent", ts, 1)
+
+
+async def test_recovery_resends_alert_missing_from_history(
+    db: Database,
+    http: aiohttp.ClientSession,
+    sender: SlackSender,
+    fake_slack: FakeSlack,
+    outbox: Outbox,
+    clock: Clock,
+) -> None:
+    alert_id = await outbox.add("acme-billing")
+    other_id = await outbox.add("payments-core")
+    assert await outbox.claim_all() == [alert_id, other_id]
+    payload = (await outbox.row(alert_id)).payload
+    # In the channel: another alert. Elsewhere: this alert, in a different channel.
+    await sender.send(other_id, (await outbox.row(other_id)).payload)
+    elsewhere = SlackSender(http, fake_slack.token, "C0OTHER", base_url=fake_slack.base_url)
+    await elsewhere.send(alert_id, payload)
+
+    report = await Dispatcher(db, sender, clock=clock).dispatch()
+
+    assert (report.recovered, report.sent, report.failed) == (1, 1, 0)
+    in_channel = [m for m in fake_slack.messages if m["channel"] == CHANNEL]
+    assert sorted(int(m["metadata"]["event_payload"]["alert_id"]) for m in in_channel) == sorted(
+        [alert_id, other_id]
+    )
+    row = await outbox.row(alert_id)
+    assert row.status == "sent"
+    assert row.slack_ts == in_channel[-1]["ts"]
+    assert (await outbox.row(other_id)).slack_ts == in_channel[0]["ts"]
+
+
+async def test_recovery_resends_when_history_unreadable(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    alert_id = await outbox.add("acme-billing")
+    assert await outbox.claim_all() == [alert_id]
+    await sender.send(alert_id, (await outbox.row(alert_id)).payload)
+    fake_slack.fail_app("missing_scope", times=None, method="conversations.history")
+
+    report = await Dispatcher(db, sender, clock=clock).dispatch()
+
+    # Without the history a duplicate is possible, a lost alert is not.
+    assert (report.recovered, report.sent) == (0, 1)
+    assert alert_ids(fake_slack) == [alert_id, alert_id]
+    row = await outbox.row(alert_id)
+    assert row.status == "sent"
+    assert row.slack_ts == fake_slack.messages[-1]["ts"]
+
+
+async def test_no_sender_leaves_in_flight_rows_alone(
+    db: Database, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    alert_id = await outbox.add("acme-billing")
+    await outbox.claim_all()
+    report = await Dispatcher(db, None, clock=clock).dispatch()
+    assert (report.recovered, report.sent) == (0, 0)
+    assert (await outbox.row(alert_id)).status == "sending"
+    assert fake_slack.calls == []
+
+
+async def test_unrenderable_payload_does_not_block_the_queue(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    async with db.transaction() as session:
+        await queries.enqueue_alert(
+            session,
+            event_key="broken",
+            public_name="acme-broken",
+            payload={"public_name": "acme-broken"},  # no text: cannot be rendered
+            now=clock.now - timedelta(seconds=1),
+        )
+    good = await outbox.add("acme-billing")
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=0.05)
+    for _ in range(3):
+        await dispatcher.dispatch()
+        clock.advance(0.01)
+    assert alert_ids(fake_slack) == [good]
+    async with db.transaction() as session:
+        broken = (
+            await session.execute(select(OutboxAlert).where(OutboxAlert.event_key == "broken"))
+        ).scalar_one()
+    assert broken.status == "pending"
+    assert broken.last_error
+
+
+async def test_a_failure_pauses_the_whole_queue_until_its_backoff(
+    db: Database, sender: SlackSender, fake_slack: FakeSlack, outbox: Outbox, clock: Clock
+) -> None:
+    first = await outbox.add("acme-one")
+    second = await outbox.add("acme-two")
+    fake_slack.fail(500, times=None)
+    dispatcher = Dispatcher(db, sender, clock=clock, retry_base=10)
+    report = await dispatcher.dispatch()
+    assert report.failed == 1
+    calls_after_failure = len(fake_slack.calls)
+
+    # Within the pause: the second alert, though due, is not tried; Slack is not probed.
+    fake_slack.clear_failures()
+    for _ in range(3):
+        clock.advance(3)
+        assert await dispatcher.dispatch() == DispatchReport()
+    assert len(fake_slack.calls) == calls_after_failure
+    assert (await outbox.row(second)).status == "pending"
+
+    clock.advance(1.5)  # 10.5 s after the failure: the pause is over
+    report = await dispatcher.dispatch()
+    assert report.sent == 2
+    assert sorted(alert_ids(fake_slack)) == [first, second]

@@ -1,0 +1,370 @@
+"""The HTTP API served for real (aiohttp's TestServer) against the fake index and a database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.fakes.pypi import FakeIndex
+from tests.support import closed_port
+from watcher.catalog import load_catalog_file
+from watcher.checks import NameChecker
+from watcher.matching import build_matcher
+from watcher.pypi import IndexClient
+from watcher.store import Database
+from watcher.web import create_app
+
+TOKEN = "s3cret-api-token"
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A plain SQLite database: the name checks never touch the schema."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def index(fake_index: FakeIndex) -> FakeIndex:
+    fake_index.add_release("payments-core", "99.0")  # squats Payments_Core
+    fake_index.add_release("acme-billing", "2.0")  # squats acme-billing, inside acme-*
+    fake_index.add_release("acme-tools", "1.0")  # inside acme-*
+    fake_index.add_release("acme-public-sdk", "1.0")  # ours, allowlisted
+    fake_index.add_release("requests-extra", "1.0")  # unrelated
+    return fake_index
+
+
+@pytest.fixture
+def make_client(http: aiohttp.ClientSession, index: FakeIndex, catalog_file: Path) -> ClientFactory:
+    catalog = load_catalog_file(catalog_file)
+    client = IndexClient(http, index.base_url, retries=1, backoff=0.01)
+    checker = NameChecker(catalog, build_matcher(catalog), client)
+
+    @asynccontextmanager
+    async def build(database: Database, token: str | None = None) -> AsyncIterator[Client]:
+        async with TestClient(TestServer(create_app(checker, database, token))) as test_client:
+            yield test_client
+
+    return build
+
+
+@pytest.fixture
+async def api(make_client: ClientFactory, sqlite_db: Database) -> AsyncIterator[Client]:
+    async with make_client(sqlite_db) as client:
+        yield client
+
+
+async def get_json(
+    client: Client, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    async with client.get(path, headers=headers) as resp:
+        assert resp.content_type == "application/json", path
+        return resp.status, await resp.json()
+
+
+async def raw_get(client: Client, target: str) -> tuple[int, Any]:
+    """Send ``target`` byte for byte, without any client-side path normalization."""
+    server = client.server
+    assert server.host is not None
+    assert server.port is not None
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    assert b"application/json" in head.lower()
+    return status, json.loads(body)
+
+
+def simple_requests(index: FakeIndex) -> list[str]:
+    return [r.path for r in index.requests]
+
+
+# --- health -----------------------------------------------------------------------------
+
+
+async def test_healthz_ok(make_client: ClientFactory, db: Database) -> None:
+    async with make_client(db) as client:
+        status, body = await get_json(client, "/healthz")
+    assert status == 200
+    assert body["status"] == "ok"
+
+
+@pytest.mark.parametrize("where", ["postgresql", "sqlite"])
+async def test_healthz_503_when_database_unreachable(
+    make_client: ClientFactory, tmp_path: Path, where: str
+) -> None:
+    url = (
+        f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/watcher"
+        if where == "postgresql"
+        else f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
+    )
+    database = Database(url)
+    try:
+        async with make_client(database) as client:
+            status, body = await get_json(client, "/healthz")
+    finally:
+        await database.close()
+    assert status == 503
+    assert body["status"] == "unhealthy"
+
+
+# --- verdicts ---------------------------------------------------------------------------
+
+
+async def test_squatted_internal_name_is_critical(api: Client, index: FakeIndex) -> None:
+    status, body = await get_json(api, "/v1/names/Payments_Core")
+    assert status == 200
+    assert body == {
+        "name": "payments-core",
+        "internal": True,
+        "allowlisted": False,
+        "public_exists": True,
+        "risk": "critical",
+        "matches": [
+            {
+                "kind": "exact",
+                "internal_name": "payments-core",
+                "public_name": "payments-core",
+                "detail": "same name as internal 'Payments_Core' after normalization",
+                "severity": "critical",
+            }
+        ],
+    }
+    assert simple_requests(index) == ["/simple/payments-core/"]
+
+
+async def test_squatted_name_inside_a_prefix_lists_both_matches(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/acme.billing")
+    assert status == 200
+    assert (body["name"], body["risk"], body["public_exists"]) == ("acme-billing", "critical", True)
+    assert [(m["kind"], m["internal_name"], m["severity"]) for m in body["matches"]] == [
+        ("exact", "acme-billing", "critical"),
+        ("prefix", "acme", "high"),
+    ]
+
+
+async def test_prefix_squat_is_high(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/ACME_Tools")
+    assert status == 200
+    assert body["name"] == "acme-tools"
+    assert (body["internal"], body["public_exists"], body["risk"]) == (False, True, "high")
+    assert [(m["kind"], m["internal_name"], m["public_name"]) for m in body["matches"]] == [
+        ("prefix", "acme", "acme-tools")
+    ]
+
+
+async def test_free_internal_name_is_medium(api: Client, index: FakeIndex) -> None:
+    status, body = await get_json(api, "/v1/names/internal-tool")
+    assert status == 200
+    assert (body["internal"], body["public_exists"], body["risk"]) == (True, False, "medium")
+    assert [m["kind"] for m in body["matches"]] == ["exact"]
+    assert simple_requests(index) == ["/simple/internal-tool/"]
+
+
+async def test_free_unrelated_name_is_none(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/nothing-to-see")
+    assert status == 200
+    assert body == {
+        "name": "nothing-to-see",
+        "internal": False,
+        "allowlisted": False,
+        "public_exists": False,
+        "risk": "none",
+        "matches": [],
+    }
+
+
+async def test_existing_unrelated_name_is_none(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/requests-extra")
+    assert status == 200
+    assert (body["public_exists"], body["risk"], body["matches"]) == (True, "none", [])
+
+
+async def test_allowlisted_name_is_none(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/acme-public-sdk")
+    assert status == 200
+    assert (body["allowlisted"], body["public_exists"], body["risk"]) == (True, True, "none")
+    assert body["matches"] == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/names/..%2Fx",
+        "/v1/names/",
+        "/v1/names/" + "a" * 300,
+        "/v1/names/" + "a" * 201,
+        "/v1/names/" + quote("éclair"),
+        "/v1/names/" + quote("пакет"),
+        "/v1/names/a%20b",
+        "/v1/names/a/b",
+        "/v1/names/-acme",
+        "/v1/names/acme%00",
+        "/v1/names/acme%0D%0AX-Injected:%201",
+    ],
+)
+async def test_invalid_names_are_400_without_asking_the_index(
+    api: Client, index: FakeIndex, path: str
+) -> None:
+    status, body = await get_json(api, path)
+    assert status == 400
+    assert isinstance(body["error"], str)
+    assert "invalid project name" in body["error"]
+    assert index.requests == []
+
+
+@pytest.mark.parametrize("target", ["/v1/names/../x", "/v1/names/%2e%2e/x", "/v1/names/.."])
+async def test_raw_dot_segments_are_400_without_asking_the_index(
+    api: Client, index: FakeIndex, target: str
+) -> None:
+    status, body = await raw_get(api, target)
+    assert status == 400
+    assert "invalid project name" in body["error"]
+    assert index.requests == []
+
+
+async def test_client_normalized_dot_segments_do_not_reach_the_index(
+    api: Client, index: FakeIndex
+) -> None:
+    # The client resolves /v1/names/../x to /v1/x before sending it: no such route.
+    status, body = await get_json(api, "/v1/names/../x")
+    assert status == 404
+    assert "error" in body
+    assert index.requests == []
+
+
+async def test_longest_valid_name_is_accepted(api: Client) -> None:
+    status, body = await get_json(api, "/v1/names/" + "a" * 200)
+    assert status == 200
+    assert body["risk"] == "none"
+
+
+# --- the index failing ------------------------------------------------------------------
+
+
+async def test_index_down_is_503(api: Client, index: FakeIndex) -> None:
+    index.fail("/simple/", 500, times=None)
+    status, body = await get_json(api, "/v1/names/acme-tools")
+    assert status == 503
+    assert "index" in body["error"]
+    assert len(index.requests) == 2  # asked, retried once, gave up
+
+
+async def test_index_refusing_is_503(api: Client, index: FakeIndex) -> None:
+    index.fail("/simple/", 403)
+    status, body = await get_json(api, "/v1/names/acme-tools")
+    assert status == 503
+    assert "error" in body
+
+
+async def test_index_unreachable_is_503(
+    make_client: ClientFactory, sqlite_db: Database, http: aiohttp.ClientSession, catalog_file: Path
+) -> None:
+    catalog = load_catalog_file(catalog_file)
+    client = IndexClient(http, f"http://127.0.0.1:{closed_port()}", retries=0)
+    checker = NameChecker(catalog, build_matcher(catalog), client)
+    async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as api:
+        status, body = await get_json(api, "/v1/names/acme-tools")
+    assert status == 503
+    assert "error" in body
+
+
+# --- routing ----------------------------------------------------------------------------
+
+
+async def test_unknown_route_is_json_404(api: Client) -> None:
+    for path in ("/nope", "/v1/nope", "/v1/names"):
+        status, body = await get_json(api, path)
+        assert status == 404, path
+        assert body == {"error": "Not Found", "status": 404}
+
+
+async def test_wrong_method_is_json_405(api: Client) -> None:
+    async with api.post("/healthz") as resp:
+        assert resp.status == 405
+        assert resp.content_type == "application/json"
+        assert (await resp.json())["status"] == 405
+
+
+# --- bearer token -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def secured(make_client: ClientFactory, sqlite_db: Database) -> AsyncIterator[Client]:
+    async with make_client(sqlite_db, TOKEN) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+        {"Authorization": "Bearer "},
+    ],
+)
+async def test_missing_or_wrong_token_is_401(
+    secured: Client, index: FakeIndex, headers: dict[str, str]
+) -> None:
+    async with secured.get("/v1/names/acme-tools", headers=headers) as resp:
+        assert resp.status == 401
+        assert resp.content_type == "application/json"
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        body = await resp.json()
+    assert body["status"] == 401
+    assert "token" in body["error"]
+    assert index.requests == []
+
+
+async def test_right_token_is_200(secured: Client) -> None:
+    for scheme in ("Bearer", "bearer"):
+        headers = {"Authorization": f"{scheme} {TOKEN}"}
+        status, body = await get_json(secured, "/v1/names/acme-tools", headers)
+        assert status == 200
+        assert body["risk"] == "high"
+
+
+async def test_token_is_checked_before_the_name(secured: Client, index: FakeIndex) -> None:
+    status, _ = await get_json(secured, "/v1/names/..%2Fx")
+    assert status == 401
+    status, _ = await get_json(secured, "/v1/nope")
+    assert status == 401
+    assert index.requests == []
+
+
+async def test_healthz_needs_no_token(secured: Client) -> None:
+    status, body = await get_json(secured, "/healthz")
+    assert status == 200
+    assert body["status"] == "ok"
+
+
+async def test_no_token_configured_means_open(
+    make_client: ClientFactory, sqlite_db: Database
+) -> None:
+    async with make_client(sqlite_db, "") as client:
+        status, _ = await get_json(client, "/v1/names/acme-tools")
+    assert status == 200
