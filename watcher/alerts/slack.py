@@ -42,7 +42,11 @@ class AlertSender(Protocol):
 
 
 class SlackSender:
-    """Posts alerts with ``chat.postMessage`` and finds them again in the channel history."""
+    """Posts alerts with ``chat.postMessage`` and finds them again in the channel history.
+
+    Requests time out by the shared session's ``ClientTimeout`` (slack-sdk ignores its own
+    ``timeout`` when given a session).
+    """
 
     def __init__(
         self,
@@ -51,14 +55,12 @@ class SlackSender:
         channel: str,
         *,
         base_url: str | None = None,
-        timeout: int = 30,
     ) -> None:
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
         self._channel = channel
         self._client = AsyncWebClient(
             token=token,
             session=session,
-            timeout=timeout,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=2),

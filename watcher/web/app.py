@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 CHECKER = web.AppKey("checker", NameChecker)
 DATABASE = web.AppKey("database", Database)
 API_TOKEN = web.AppKey("api_token", str)
+
+_HEALTH_TIMEOUT = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,8 +60,10 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
 async def healthz(request: web.Request) -> web.Response:
     """200 while the daemon runs and the database answers, else 503."""
     try:
-        await request.app[DATABASE].ping()
-    except Exception as exc:  # any driver error means "not healthy"
+        # A database that accepts connections but never answers must not hang the probe.
+        async with asyncio.timeout(_HEALTH_TIMEOUT):
+            await request.app[DATABASE].ping()
+    except Exception as exc:  # any driver error or the timeout means "not healthy"
         log.warning("health check: database not answering: %s", exc)
         return web.json_response({"status": "unhealthy", "database": "down"}, status=503)
     return web.json_response({"status": "ok", "version": __version__})

@@ -110,6 +110,34 @@ async def test_healthz_ok(make_client: ClientFactory, db: Database) -> None:
     assert body["status"] == "ok"
 
 
+async def test_healthz_503_when_database_never_answers(make_client: ClientFactory) -> None:
+    # A server that accepts the connection and then says nothing (a hung database).
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/watcher")
+    loop = asyncio.get_running_loop()
+    try:
+        async with make_client(database) as client:
+            started = loop.time()
+            status, body = await get_json(client, "/healthz")
+            elapsed = loop.time() - started
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+        await database.close()
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert accepted  # the probe really connected and waited
+    assert elapsed < 10
+
+
 @pytest.mark.parametrize("where", ["postgresql", "sqlite"])
 async def test_healthz_503_when_database_unreachable(
     make_client: ClientFactory, tmp_path: Path, where: str
