@@ -7,6 +7,7 @@ variable; the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,16 @@ def load_settings(
     for field in require:
         if getattr(settings, field) is None:
             raise ConfigError(_missing(field))
+    if (
+        config_file is not None
+        and settings.catalog is not None
+        and not settings.catalog.is_absolute()
+        and "catalog" not in overrides
+        and not os.environ.get(env_name("catalog"))
+    ):
+        # A catalog path written in the config file is relative to that file, so a config
+        # directory can be moved or mounted as a whole.
+        settings = settings.model_copy(update={"catalog": config_file.parent / settings.catalog})
     return settings
 
 

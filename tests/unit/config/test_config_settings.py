@@ -401,3 +401,18 @@ def test_secrets_are_not_shown(clean_env: None, monkeypatch: pytest.MonkeyPatch)
     for shown in (repr(settings), str(settings), f"{settings}", repr(settings.model_dump())):
         assert "very-secret" not in shown
     assert "**********" in repr(settings)
+
+
+def test_relative_catalog_in_the_file_is_relative_to_the_file(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir()
+    config = config_dir / "watcher.toml"
+    config.write_text('pypi_url = "http://127.0.0.1:9"\ncatalog = "catalog.toml"\n')
+
+    assert load_settings(config).catalog == config_dir / "catalog.toml"
+
+    # From the environment, a relative path stays relative to the working directory.
+    monkeypatch.setenv("WATCHER_CATALOG", "mine.toml")
+    assert load_settings(config).catalog == Path("mine.toml")
