@@ -1,4 +1,4 @@
-"""Command line: ``watcher run | check NAME | db upgrade``.
+"""Command line: ``watcher run | check NAME | scan --names FILE | db upgrade``.
 
 Exit codes: 0 success; 1 a runtime failure (index unreachable, database down); 2 bad
 configuration, bad catalog or bad input (one line on stderr saying what to fix).
@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 from watcher import __version__
@@ -19,7 +20,8 @@ from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker, Verdict
 from watcher.config import Settings, load_settings
 from watcher.errors import CatalogError, ConfigError, IndexClientError, InvalidName, WatcherError
-from watcher.matching import build_matcher
+from watcher.matching import CatalogMatcher, build_matcher
+from watcher.matching.scan import read_dump, scan
 from watcher.store import Database
 
 EXIT_FAILURE = 1
@@ -41,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     check = with_config(sub.add_parser("check", help="is this name safe? (risk verdict)"))
     check.add_argument("name")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    scan = with_config(
+        sub.add_parser("scan", help="match a file of public names against the catalog, offline")
+    )
+    scan.add_argument("--names", type=Path, required=True, help="one public name per line")
+    scan.add_argument(
+        "--catalog", type=Path, help="catalog file (default: WATCHER_CATALOG / --config)"
+    )
+    scan.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    scan.add_argument(
+        "--workers", type=int, default=None, help="processes to use (default: one per CPU)"
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
@@ -60,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(args.config, require=("pypi_url", "catalog"))
             _setup_logging(settings, quiet=True)
             return asyncio.run(_check(settings, args.name, as_json=args.json))
+        if args.command == "scan":
+            return _scan(args)
         settings = load_settings(args.config)
         _setup_logging(settings)
         asyncio.run(_upgrade(settings))
@@ -100,6 +115,49 @@ def _human(verdict: Verdict) -> str:
     else:
         lines.append("  matches: none")
     return "\n".join(lines)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    if args.catalog is not None:
+        catalog_path: Path = args.catalog
+    else:
+        catalog_path = load_settings(args.config, require=("catalog",)).catalog_path
+    catalog = load_catalog_file(catalog_path)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    try:
+        dump = read_dump(args.names)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.names}: {exc.strerror or exc}") from None
+    for number, line in dump.invalid[:20]:
+        print(
+            f"watcher: {args.names}:{number}: not a valid project name: {line!r}", file=sys.stderr
+        )
+    if len(dump.invalid) > 20:
+        print(f"watcher: ... and {len(dump.invalid) - 20} more invalid lines", file=sys.stderr)
+    matcher = CatalogMatcher(catalog)
+    matches = scan(matcher, dump.text, workers=args.workers)
+    out = sys.stdout
+    for m in matches:
+        if args.json:
+            record = {
+                "public": m.public_name,
+                "internal": m.internal_name,
+                "kind": str(m.kind),
+                "detail": m.detail,
+                "severity": str(m.severity),
+            }
+            out.write(json.dumps(record) + "\n")
+        else:
+            out.write(f"{m.public_name}\t{m.internal_name}\t{m.kind}\t{m.detail}\n")
+    counts = Counter(str(m.kind) for m in matches)
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+    print(
+        f"watcher: {len(dump.names)} names, {len(dump.invalid)} invalid, "
+        f"{len(matches)} matches ({summary})",
+        file=sys.stderr,
+    )
+    return 0
 
 
 async def _upgrade(settings: Settings) -> None:

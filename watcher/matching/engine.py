@@ -1,13 +1,36 @@
-"""Matchers. ``build_matcher`` is the seam: richer rules (look-alikes, typos) plug in there."""
+"""Matching public names against the catalog, by hash indexes over the catalog's keys.
+
+The catalog (thousands of names, tens of prefixes) is indexed once; each public name then
+costs a handful of string transforms and dictionary look-ups, whatever the catalog's size:
+no public name is ever compared with every internal name.
+
+- exact, separator, confusable, lookalike, reorder, affix: the public name's key under each
+  rule (see :mod:`watcher.matching.rules`) is looked up in a dict built from the catalog.
+- typo: pigeonhole. An internal name of length L is indexed by its first ``L // 2`` and its
+  last ``L - L // 2`` characters. One edit leaves one of those halves intact (an edit in
+  the second half keeps the first and vice versa); the one edit that touches both (a swap
+  of the two characters at the boundary) is found by swapping them back. Candidates are
+  confirmed with an optimal-string-alignment distance of exactly 1.
+- prefixes: the namespace root itself and ``root-*``; then the first word(s) of the public
+  name under the same rules against the root (a precomputed set of the root's one-edit
+  variants for typos), the root glued to the next word, and affix words before the root.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from packaging.utils import NormalizedName
 
 from watcher.catalog import Catalog
-from watcher.matching.model import Match, MatchKind
+from watcher.matching import rules
+from watcher.matching.bulk import BulkFilter, FilterSpec
+from watcher.matching.model import KIND_SEVERITY, Match, MatchKind
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_ORDER = {kind: i for i, kind in enumerate(MatchKind)}
 
 
 class Matcher(Protocol):
@@ -18,40 +41,319 @@ class Matcher(Protocol):
         ...
 
 
-class NamespaceMatcher:
-    """Exact (after PEP 503 normalization) and prefix (``acme`` and ``acme-*``) matching."""
+def _index(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    grouped: defaultdict[str, list[str]] = defaultdict(list)
+    for key, name in pairs:
+        if name not in grouped[key]:
+            grouped[key].append(name)
+    return {key: tuple(names) for key, names in grouped.items()}
+
+
+def one_edit_variants(word: str) -> set[str]:
+    """Every string one insertion, deletion, substitution or adjacent swap away (a-z0-9)."""
+    out: set[str] = set()
+    for i in range(len(word) + 1):
+        for ch in _ALPHABET:
+            out.add(word[:i] + ch + word[i:])
+    for i in range(len(word)):
+        out.add(word[:i] + word[i + 1 :])
+        for ch in _ALPHABET:
+            out.add(word[:i] + ch + word[i + 1 :])
+        if i + 1 < len(word):
+            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    out.discard(word)
+    return out
+
+
+class CatalogMatcher:
+    """All rules, one public name at a time, against an indexed catalog."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
-        self._prefixes = sorted(catalog.prefixes)
+        self._allow = catalog.allow
+        self._display = catalog.display
+        names = sorted(catalog.names)
+        fuzzy = [n for n in names if len(n) >= rules.MIN_FUZZY_LENGTH]
+        self._exact = frozenset(names)
+        self._separator = _index((rules.separator_key(n), n) for n in fuzzy)
+        self._ultra = _index((rules.ultra_key(n), n) for n in names)
+        self._skeleton = _index((rules.skeleton_key(rules.ultra_key(n)), n) for n in fuzzy)
+        self._reorder = _index((rules.reorder_key(n.split("-")), n) for n in fuzzy if "-" in n)
+        self._affix = _index(
+            ("-".join(core), n) for n in fuzzy if (core := rules.affix_core(n.split("-")))
+        )
+        self._typo_names = frozenset(fuzzy)
+        # `tool-a-kit` -> `tool--kit` is one keystroke, but canonicalizes to `tool-kit`.
+        self._dropped_word = _index(
+            (variant, n) for n in fuzzy for variant in rules.dropped_letter_words(n)
+        )
+        self._head: dict[int, dict[str, tuple[str, ...]]] = {}
+        self._tail: dict[int, dict[str, tuple[str, ...]]] = {}
+        for length in {len(n) for n in fuzzy}:
+            half = length // 2
+            same = [n for n in fuzzy if len(n) == length]
+            self._head[length] = _index((n[:half], n) for n in same)
+            self._tail[length] = _index((n[half:], n) for n in same)
+
+        roots = sorted(catalog.prefixes)
+        self._roots = frozenset(roots)
+        self._root_words = max((r.count("-") + 1 for r in roots), default=0)
+        fuzzy_roots = [r for r in roots if len(r) >= rules.MIN_FUZZY_ROOT]
+        self._root_glued = _index((rules.separator_key(r), r) for r in fuzzy_roots)
+        self._fuzzy_roots = frozenset(fuzzy_roots)
+        self._root_glued_lengths = sorted({len(rules.separator_key(r)) for r in fuzzy_roots})
+        self._root_ultra = _index((rules.ultra_key(r), r) for r in roots)
+        self._root_skeleton = _index(
+            (rules.skeleton_key(rules.ultra_key(r)), r) for r in fuzzy_roots
+        )
+        self._root_typo = _index(
+            (variant, r) for r in fuzzy_roots for variant in one_edit_variants(r)
+        )
+        self._build_filter(names, fuzzy, roots, fuzzy_roots)
+
+    # --- bulk: a complete pre-filter, then the exact per-name rules on what passes ------------
+
+    def _build_filter(
+        self,
+        names: Sequence[str],
+        fuzzy: Sequence[str],
+        roots: Sequence[str],
+        fuzzy_roots: Sequence[str],
+    ) -> None:
+        """Keys that every matching public name hits at least one of (see ``survivors``)."""
+        # Skeletons cover exact, separator, confusable and look-alike; a public name equal
+        # to the core of an internal name (affix removed) or to an internal name without a
+        # one-letter word is listed too.
+        keys = [*names, *self._affix, *self._dropped_word]
+        self._f_skeletons = sorted({rules.skeleton_key(rules.ultra_key(k)).encode() for k in keys})
+        pairs: set[tuple[bytes, bytes]] = set()
+        for n in fuzzy:
+            words = n.encode().split(b"-")
+            pairs.update((a, b) for i, a in enumerate(words) for j, b in enumerate(words) if i != j)
+        self._f_pairs = sorted(pairs)
+        first: set[bytes] = {a.encode() for a in rules.AFFIXES}
+        slow_roots = []
+        for root in roots:
+            first.add(root.split("-")[0].encode())
+            variants = rules.skeleton_variants(root.split("-")[0])
+            if variants is None:
+                slow_roots.append(root)
+            else:
+                first.update(v.encode() for v in variants)
+        for root in fuzzy_roots:
+            # The first word of every one-edit variant (for a one-word root, the variant).
+            first.update(v.split("-")[0].encode() for v in one_edit_variants(root))
+        self._f_first = sorted(first)
+        # Roots with too many look-alike spellings to list: compare skeletons instead.
+        self._f_root_skeletons = frozenset(
+            rules.skeleton_key(rules.ultra_key(r.split("-")[0])) for r in slow_roots
+        )
+        self._f_typo_names = [n.encode() for n in fuzzy]
+        self._bulk: BulkFilter | None = None
+
+    def filter_spec(self) -> FilterSpec:
+        """The catalog's keys for :class:`~watcher.matching.bulk.BulkFilter`."""
+        return FilterSpec(
+            skeletons=self._f_skeletons,
+            firsts=self._f_first,
+            lasts=sorted(a.encode() for a in rules.AFFIXES),
+            pairs=self._f_pairs,
+            roots=[r.encode() for r in sorted(self._roots)],
+            typo_names=self._f_typo_names,
+        )
+
+    def bulk_filter(self) -> BulkFilter:
+        """The vectorized pre-filter, built on first use (a scan, not a single lookup)."""
+        if self._bulk is None:
+            self._bulk = BulkFilter(self)
+        return self._bulk
+
+    def survivors(self, names: Sequence[bytes] | bytes) -> tuple[set[bytes], set[bytes]]:
+        """Split canonical names (ASCII; a list, or one newline-separated buffer) into those
+        that may match any rule and those that may only be typos; every other name matches
+        nothing (see :mod:`watcher.matching.bulk`)."""
+        text = names if isinstance(names, bytes) else b"\n".join(names)
+        full, typo = self.bulk_filter().survivors(text)
+        full_set = set(full)
+        if self._f_root_skeletons:
+            full_set.update(n for n in text.split(b"\n") if self._slow_root(n))
+        return full_set, set(typo) - full_set
+
+    def _slow_root(self, name: bytes) -> bool:
+        head = name.split(b"-")[0].decode()
+        return rules.skeleton_key(rules.ultra_key(head)) in self._f_root_skeletons
+
+    def match_many(self, names: Sequence[str]) -> list[Match]:
+        """Every match of every canonical name in ``names`` (the whole-index direction)."""
+        return self.match_bytes(list(map(str.encode, names)))
+
+    def match_bytes(self, names: Sequence[bytes]) -> list[Match]:
+        """:meth:`match_many` for names already encoded (ASCII)."""
+        return self.match_buffer(b"\n".join(names))
+
+    def match_buffer(self, text: bytes) -> list[Match]:
+        """:meth:`match_many` for one buffer of canonical names, one per line."""
+        full, typo = self.survivors(text)
+        out: list[Match] = []
+        for raw in sorted(full):
+            out.extend(self.match(NormalizedName(raw.decode())))
+        for raw in sorted(typo):
+            name = raw.decode()
+            # Only the typo filter let this name through, so no other rule can match it.
+            if name in self._allow:
+                continue
+            hits = [
+                (MatchKind.TYPO, n)
+                for n in self._typo_candidates(name)
+                if rules.is_one_edit(name, n)
+            ]
+            out.extend(self._matches(name, hits))
+        return out
 
     def match(self, public_name: NormalizedName) -> list[Match]:
         """See :class:`Matcher`."""
-        catalog = self._catalog
-        if catalog.is_allowed(public_name):
+        p: str = public_name
+        if p in self._allow:
             return []
-        found: list[Match] = []
-        if public_name in catalog.names:
-            found.append(
-                Match(
-                    public_name,
-                    public_name,
-                    MatchKind.EXACT,
-                    f"same name as internal {catalog.names[public_name]!r} after normalization",
-                )
-            )
-        for prefix in self._prefixes:
-            if public_name == prefix:
-                detail = f"is the namespace root {catalog.prefixes[prefix]!r}"
-            elif public_name.startswith(prefix + "-"):
-                detail = f"under the internal namespace {catalog.prefixes[prefix]!r}-*"
-            else:
+        found: dict[tuple[bool, str], tuple[MatchKind, str]] = {}
+
+        def add(kind: MatchKind, target: str) -> None:
+            # Rules run in precedence order: the first kind found for a target wins.
+            found.setdefault((kind.on_prefix, target), (kind, target))
+
+        words = p.split("-")
+        if p in self._exact:
+            add(MatchKind.EXACT, p)
+        glued = p.replace("-", "") if len(words) > 1 else p
+        for name in self._separator.get(glued, ()):
+            if name != p:
+                add(MatchKind.SEPARATOR, name)
+        ultra = glued.translate(rules.ULTRA_TABLE)
+        for name in self._ultra.get(ultra, ()):
+            if name != p:
+                # `bililng` for `billing` is ultra-equal too (l and i both read "1"), but a
+                # swap of two letters is what a typist does: call it what it is.
+                swap = rules.is_adjacent_swap(p, name) and len(name) >= rules.MIN_FUZZY_LENGTH
+                add(MatchKind.TYPO if swap else MatchKind.CONFUSABLE, name)
+        for name in self._skeleton.get(rules.skeleton_key(ultra), ()):
+            add(MatchKind.LOOKALIKE, name)
+        for name in self._typo_candidates(p):
+            if rules.is_one_edit(p, name):
+                add(MatchKind.TYPO, name)
+        for name in self._dropped_word.get(p, ()):
+            add(MatchKind.TYPO, name)
+        if len(words) > 1:
+            for name in self._reorder.get(rules.reorder_key(words), ()):
+                if name != p:
+                    add(MatchKind.REORDER, name)
+        core = rules.affix_core(words)
+        if core:
+            for name in self._affix.get("-".join(core), ()):
+                if name != p:
+                    add(MatchKind.AFFIX, name)
+        if self._roots:
+            self._match_prefixes(p, words, glued, add)
+        return self._matches(p, found.values())
+
+    def _typo_candidates(self, p: str) -> set[str]:
+        size = len(p)
+        out: set[str] = set()
+        for length in (size - 1, size, size + 1):
+            head = self._head.get(length)
+            if head is None:
                 continue
-            found.append(Match(public_name, prefix, MatchKind.PREFIX, detail))
-        found.sort(key=lambda m: (-m.severity, m.internal_name))
-        return found
+            half = length // 2
+            out.update(head.get(p[:half], ()))
+            out.update(self._tail[length].get(p[size - (length - half) :], ()))
+        if size in self._head and size >= 2:
+            half = size // 2
+            swapped = p[: half - 1] + p[half] + p[half - 1] + p[half + 1 :]
+            if swapped in self._typo_names:
+                out.add(swapped)
+        return out
+
+    def _match_prefixes(self, p: str, words: list[str], glued: str, add: _Add) -> None:
+        for n in range(1, min(len(words), self._root_words) + 1):
+            head = "-".join(words[:n]) if n > 1 else words[0]
+            if head in self._roots:
+                add(MatchKind.PREFIX, head)
+        for length in self._root_glued_lengths:
+            if len(glued) >= length:
+                for root in self._root_glued.get(glued[:length], ()):
+                    add(MatchKind.PREFIX_SEPARATOR, root)
+        for n in range(1, min(len(words), self._root_words) + 1):
+            head = "-".join(words[:n]) if n > 1 else words[0]
+            ultra = head.translate(rules.ULTRA_TABLE)
+            for root in self._root_ultra.get(ultra, ()):
+                if root != head:
+                    add(MatchKind.PREFIX_CONFUSABLE, root)
+            for root in self._root_skeleton.get(rules.skeleton_key(ultra), ()):
+                add(MatchKind.PREFIX_LOOKALIKE, root)
+            for root in self._root_typo.get(head, ()):
+                add(MatchKind.PREFIX_TYPO, root)
+        lead = 0
+        while lead < len(words) - 1 and words[lead] in rules.AFFIXES:
+            lead += 1
+        if lead:
+            rest = words[lead:]
+            for n in range(1, min(len(rest), self._root_words) + 1):
+                head = "-".join(rest[:n])
+                if head in self._fuzzy_roots:
+                    add(MatchKind.PREFIX_AFFIX, head)
+
+    def _matches(self, p: str, hits: Iterable[tuple[MatchKind, str]]) -> list[Match]:
+        out = [
+            Match(
+                NormalizedName(p),
+                NormalizedName(target),
+                kind,
+                explain(kind, p, target, self._display(NormalizedName(target))),
+            )
+            for kind, target in hits
+        ]
+        out.sort(key=lambda m: (-KIND_SEVERITY[m.kind], _ORDER[m.kind], m.internal_name))
+        return out
+
+
+class _Add(Protocol):
+    def __call__(self, kind: MatchKind, target: str) -> None: ...
+
+
+def explain(kind: MatchKind, public: str, target: str, display: str | None = None) -> str:
+    """A readable reason for one match; ``display`` is the catalog's spelling of ``target``."""
+    if kind is MatchKind.EXACT:
+        if display and display != target:
+            return f"same name as internal {display!r} after PEP 503 normalization"
+        return "same name after PEP 503 normalization"
+    if kind is MatchKind.SEPARATOR:
+        return rules.explain_separator(public, target)
+    if kind is MatchKind.CONFUSABLE:
+        return rules.explain_confusable(public, target)
+    if kind is MatchKind.LOOKALIKE:
+        return rules.explain_lookalike(public, target)
+    if kind is MatchKind.TYPO:
+        return rules.explain_typo(public, target)
+    if kind is MatchKind.REORDER:
+        return "same words in another order"
+    if kind is MatchKind.AFFIX:
+        return rules.explain_affix(public.split("-"), target.split("-"))
+    if kind is MatchKind.PREFIX:
+        if public == target:
+            return "is the namespace root"
+        return f"under the internal namespace {target + '-*'!r}"
+    head = "-".join(public.split("-")[: target.count("-") + 1])
+    if kind is MatchKind.PREFIX_SEPARATOR:
+        if rules.separator_key(public) == rules.separator_key(target):
+            return f"namespace root {target!r} with its separators changed"
+        return f"namespace root {target!r} glued to the next word"
+    if kind is MatchKind.PREFIX_CONFUSABLE:
+        return f"namespace root {target!r}: " + rules.explain_confusable(head, target)
+    if kind is MatchKind.PREFIX_LOOKALIKE:
+        return f"namespace root {target!r}: " + rules.explain_lookalike(head, target)
+    if kind is MatchKind.PREFIX_TYPO:
+        return f"namespace root {target!r}: " + rules.explain_typo(head, target)
+    return f"affix words before the namespace root {target!r}"
 
 
 def build_matcher(catalog: Catalog) -> Matcher:
     """The matcher the daemon and the API use for ``catalog``."""
-    return NamespaceMatcher(catalog)
+    return CatalogMatcher(catalog)

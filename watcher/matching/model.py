@@ -10,10 +10,30 @@ from packaging.utils import NormalizedName
 
 
 class MatchKind(StrEnum):
-    """Why a public name was matched to an internal one. Stored in the database: never rename."""
+    """Why a public name was matched to an internal one. Stored in the database: never rename.
 
-    EXACT = "exact"
-    PREFIX = "prefix"
+    The order is the order of precedence: when one public name hits one internal name
+    through several rules, only the first kind in this order is reported.
+    """
+
+    EXACT = "exact"  # same PEP 503 canonical name
+    SEPARATOR = "separator"  # separators added, removed or moved: acmebilling
+    CONFUSABLE = "confusable"  # same ultra-normalized form (the index refuses these)
+    LOOKALIKE = "lookalike"  # read-alike sequences: acrne (rn/m), vv/w, cl/d, 5/s
+    TYPO = "typo"  # one insertion, deletion, substitution or adjacent swap
+    REORDER = "reorder"  # same words, other order: billing-acme
+    AFFIX = "affix"  # py/python/lib/sdk/api/client/core... added or removed at an end
+    PREFIX = "prefix"  # the namespace root itself or a name under it: acme, acme-*
+    PREFIX_SEPARATOR = "prefix_separator"  # root glued to the next word: acmetools
+    PREFIX_CONFUSABLE = "prefix_confusable"  # the root read l/i/1, o/0 alike: g1obex-x
+    PREFIX_LOOKALIKE = "prefix_lookalike"  # a look-alike of the root: acrne-tools
+    PREFIX_TYPO = "prefix_typo"  # one edit of the root: acm-tools
+    PREFIX_AFFIX = "prefix_affix"  # affix words before the root: python-acme-tools
+
+    @property
+    def on_prefix(self) -> bool:
+        """True for kinds whose ``internal_name`` is a namespace root, not a package name."""
+        return self.value.startswith("prefix")
 
 
 class Risk(IntEnum):
@@ -33,8 +53,22 @@ class Risk(IntEnum):
 KIND_SEVERITY: dict[MatchKind, Risk] = {
     # Same canonical name: pip treats it as our package and picks the highest version.
     MatchKind.EXACT: Risk.CRITICAL,
+    # Indistinguishable when read: copy-paste and reading errors install it.
+    MatchKind.CONFUSABLE: Risk.HIGH,
+    MatchKind.LOOKALIKE: Risk.HIGH,
     # Inside our namespace: a plausible future internal name, or bait for a typo.
     MatchKind.PREFIX: Risk.HIGH,
+    # What a tired engineer types: classic typosquats.
+    MatchKind.SEPARATOR: Risk.MEDIUM,
+    MatchKind.TYPO: Risk.MEDIUM,
+    MatchKind.REORDER: Risk.MEDIUM,
+    MatchKind.AFFIX: Risk.MEDIUM,
+    MatchKind.PREFIX_CONFUSABLE: Risk.MEDIUM,
+    MatchKind.PREFIX_LOOKALIKE: Risk.MEDIUM,
+    # Near our namespace root: worth a look, noisy for short roots.
+    MatchKind.PREFIX_SEPARATOR: Risk.LOW,
+    MatchKind.PREFIX_TYPO: Risk.LOW,
+    MatchKind.PREFIX_AFFIX: Risk.LOW,
 }
 
 
@@ -58,13 +92,15 @@ def assess_risk(matches: Iterable[Match], *, public_exists: bool, allowed: bool)
 
     - an allowlisted (our own) public project: ``none``;
     - matches and the public project exists: the strongest match's severity;
-    - matches but the name is still free: ``medium``, since anyone can register it and pip
-      would then prefer it;
+    - the name is still free: ``medium`` when it is ours (exact or inside a prefix), since
+      anyone can register it and pip would then prefer it; ``low`` when it only resembles
+      ours (registering it would make a look-alike);
     - no match: ``none``.
     """
     found = list(matches)
     if allowed or not found:
         return Risk.NONE
     if not public_exists:
-        return Risk.MEDIUM
+        ours = any(m.kind in (MatchKind.EXACT, MatchKind.PREFIX) for m in found)
+        return Risk.MEDIUM if ours else Risk.LOW
     return max(m.severity for m in found)

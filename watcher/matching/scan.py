@@ -1,0 +1,159 @@
+"""Whole-index scans: read a dump of public names, canonicalize in bulk, match in parallel.
+
+Reading and canonicalizing a million names one by one costs as much as matching them, so a
+scan canonicalizes the whole file as one bytes object (PEP 503 lower-case, runs of ``-_.``
+to ``-``), finds invalid lines with one regular-expression pass, and splits the work over
+worker processes (forked: they inherit the indexed catalog instead of receiving it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from watcher.matching.engine import CatalogMatcher
+from watcher.matching.model import Match
+from watcher.names import MAX_NAME_LENGTH
+
+_VALID = re.compile(rb"[a-z0-9](?:[a-z0-9._-]{0,%d}[a-z0-9])?" % (MAX_NAME_LENGTH - 2))
+_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789-_.\n"
+_TO_DASH = bytes.maketrans(b"_.", b"--")
+# Below this much text, forking costs more than it saves (about 50,000 names).
+_PARALLEL_BYTES = 1 << 20
+
+
+@dataclass
+class NameDump:
+    """Canonical names read from a file, and the lines that were not valid names.
+
+    ``text`` holds the names one per line (no blank lines): scans work on it directly.
+    """
+
+    text: bytes
+    invalid: list[tuple[int, str]] = field(default_factory=list)
+
+    @cached_property
+    def names(self) -> list[bytes]:
+        """The names as a list (in file order, duplicates kept)."""
+        return self.text.split(b"\n") if self.text else []
+
+
+_SEPARATOR_BYTE = np.zeros(256, dtype=bool)
+_SEPARATOR_BYTE[list(b"-_.")] = True
+
+
+def _all_valid(text: bytes) -> bool:
+    """C-speed checks over the whole text; per-line validation only runs when one fails."""
+    if not text:
+        return True
+    if text.translate(None, _NAME_BYTES):
+        return False  # a character no project name has
+    data = np.frombuffer(text, dtype=np.uint8)
+    newlines = np.flatnonzero(data == ord("\n"))
+    firsts = np.concatenate(([0], newlines + 1))
+    lasts = np.concatenate((newlines - 1, [len(data) - 1]))
+    nonblank = lasts >= firsts
+    firsts, lasts = firsts[nonblank], lasts[nonblank]
+    if _SEPARATOR_BYTE[data[firsts]].any() or _SEPARATOR_BYTE[data[lasts]].any():
+        return False  # a name starting or ending with a separator
+    return int((lasts - firsts).max(initial=0)) + 1 <= MAX_NAME_LENGTH
+
+
+def canonicalize_dump(data: bytes) -> NameDump:
+    """Canonicalize a newline-separated dump of names (any spelling) in bulk.
+
+    Blank lines are skipped; lines that are not valid project names are reported with their
+    line numbers and left out. The result keeps the file's order (and any duplicates).
+    """
+    text = data
+    if b"\r" in text:
+        # CRLF, and a lone CR (old Mac line ends), are line breaks like LF.
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if b" " in text or b"\t" in text:
+        text = b"\n".join(line.strip() for line in text.split(b"\n"))
+    text = text.lower()
+    invalid: list[tuple[int, str]] = []
+    if not _all_valid(text):
+        lines = text.split(b"\n")
+        original = data.splitlines()
+        kept = []
+        for number, line in enumerate(lines, start=1):
+            if not line:
+                continue
+            if line.isascii() and _VALID.fullmatch(line):
+                kept.append(line)
+            else:
+                shown = original[number - 1] if number <= len(original) else line
+                invalid.append((number, shown.decode("utf-8", "replace").strip()[:200]))
+        text = b"\n".join(kept)
+    # PEP 503: runs of "-", "_" and "." become one "-" (bytes.replace is C-speed; a regular
+    # expression over tens of megabytes is not).
+    text = text.translate(_TO_DASH)
+    while b"--" in text:
+        text = text.replace(b"--", b"-")
+    while b"\n\n" in text:
+        text = text.replace(b"\n\n", b"\n")
+    return NameDump(text=text.strip(b"\n"), invalid=invalid)
+
+
+def read_dump(path: Path) -> NameDump:
+    """Read and canonicalize a names file (one name per line)."""
+    return canonicalize_dump(path.read_bytes())
+
+
+_WORKER_MATCHER: CatalogMatcher | None = None
+_WORKER_TEXT = b""
+
+
+def _scan_slice(bounds: tuple[int, int]) -> list[Match]:
+    assert _WORKER_MATCHER is not None
+    start, end = bounds
+    return _WORKER_MATCHER.match_buffer(_WORKER_TEXT[start:end])
+
+
+def _unique(matches: list[Match]) -> list[Match]:
+    # A dump may list one project twice (two spellings): report its matches once.
+    return list(dict.fromkeys(matches))
+
+
+def scan(
+    matcher: CatalogMatcher, names: Sequence[bytes] | bytes, workers: int | None = None
+) -> list[Match]:
+    """Every match of ``names`` against the catalog: canonical ASCII names, as a list or as
+    one newline-separated buffer (``NameDump.text``).
+
+    ``workers`` processes share the work (default: one per CPU); 1 runs in this process.
+    Forked workers see the matcher and the names without copying or pickling them.
+    """
+    text = names if isinstance(names, bytes) else b"\n".join(names)
+    count = workers or os.cpu_count() or 1
+    if (
+        count <= 1
+        or len(text) < _PARALLEL_BYTES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return _unique(matcher.match_buffer(text))
+    matcher.bulk_filter()  # built once here, inherited by every worker
+    global _WORKER_MATCHER, _WORKER_TEXT
+    _WORKER_MATCHER, _WORKER_TEXT = matcher, text
+    try:
+        bounds = []
+        start = 0
+        for part in range(1, count + 1):
+            end = len(text) if part == count else text.find(b"\n", len(text) * part // count)
+            end = len(text) if end == -1 else end
+            if end > start:
+                bounds.append((start, end))
+            start = end + 1
+        with multiprocessing.get_context("fork").Pool(count) as pool:
+            parts = pool.map(_scan_slice, bounds)
+    finally:
+        _WORKER_MATCHER, _WORKER_TEXT = None, b""
+    return _unique([match for part in parts for match in part])
