@@ -45,6 +45,7 @@ def index_client(settings: Settings, session: aiohttp.ClientSession) -> IndexCli
         retries=settings.http_retries,
         max_feed_bytes=settings.max_feed_bytes,
         max_json_bytes=settings.max_json_bytes,
+        max_index_bytes=settings.max_index_bytes,
     )
 
 
@@ -117,6 +118,7 @@ class Service:
                 Dispatcher(db, sender, retry_base=settings.alert_retry_base),
                 poll_interval=settings.poll_interval,
                 dispatch_interval=settings.dispatch_interval,
+                reconcile_interval=settings.reconcile_interval,
             )
             self.jobs.start()
             stack.push_async_callback(self.jobs.stop)

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     user_agent: str = f"watcher/{__version__}"
 
     # Operational knobs beyond the public contract; defaults suit production.
+    reconcile_interval: float = Field(
+        1800.0, gt=0, description="Seconds between whole-index reconciles"
+    )
+    max_index_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Cap on /simple/")
     dispatch_interval: float = Field(1.0, gt=0, description="Seconds between outbox drains")
     http_timeout: float = Field(30.0, gt=0, description="Total seconds per index request")
     http_retries: int = Field(3, ge=0, le=10, description="Retries on 5xx/connection errors")

@@ -78,6 +78,16 @@ class ProjectNotFound(IndexClientError):
         super().__init__(f"project {name!r} not found")
 
 
+class StaleIndex(IndexClientError):
+    """The index answered with a serial older than one we already applied (a stale cache)."""
+
+    def __init__(self, url: str, serial: int, expected: int) -> None:
+        self.url = url
+        self.serial = serial
+        self.expected = expected
+        super().__init__(f"index at {url} is stale: serial {serial} < {expected} already seen")
+
+
 class SchemaNotCurrent(WatcherError):
     """The database schema is not at the migrations' head."""
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watcher.alerts import Dispatcher
+from watcher.errors import IndexClientError
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,38 @@ class Jobs:
         *,
         poll_interval: float,
         dispatch_interval: float,
+        reconcile_interval: float | None = None,
     ) -> None:
         self.watch = watch
         self.dispatcher = dispatcher
         self._poll_interval = poll_interval
         self._dispatch_interval = dispatch_interval
+        self._reconcile_interval = reconcile_interval
         self._running: set[asyncio.Task[None]] = set()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def poll(self) -> None:
         """Check not-yet-checked catalog entries, then poll the feeds."""
         await self.watch.check_catalog()
-        await self.watch.poll_feeds()
+        reports = await self.watch.poll_feeds()
+        if any(r.gap for r in reports):
+            # The feed window overflowed: the index is the only complete answer, now.
+            self.reconcile_now()
+
+    async def reconcile(self) -> None:
+        """Reconcile with the whole index, and finish events a crash left behind."""
+        try:
+            await self.watch.reconcile()
+        except IndexClientError as exc:
+            log.error("reconcile failed, will retry at the next slot: %s", exc)
+        await self.watch.process_index_events()
+
+    def reconcile_now(self) -> None:
+        """Run the reconcile job as soon as possible (coalesced with a run in progress)."""
+        job = self.scheduler.get_job("reconcile")
+        if job is not None:
+            log.warning("feed gap: reconciling with the whole index now")
+            job.modify(next_run_time=datetime.now(UTC))
 
     async def dispatch(self) -> None:
         """Drain the alert outbox."""
@@ -73,6 +94,15 @@ class Jobs:
             jitter=None,
             **common,
         )
+        if self._reconcile_interval is not None:
+            self.scheduler.add_job(
+                self._tracked("reconcile", self.reconcile),
+                "interval",
+                seconds=self._reconcile_interval,
+                id="reconcile",
+                next_run_time=now,
+                **common,
+            )
         self.scheduler.add_job(
             self._tracked("dispatch", self.dispatch),
             "interval",

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from packaging.utils import NormalizedName
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.catalog import Catalog
@@ -21,7 +22,9 @@ from watcher.errors import IndexClientError, ProjectNotFound
 from watcher.matching import Match, Matcher
 from watcher.pypi import FeedItem, FeedKind, IndexClient, ProjectInfo
 from watcher.store import Database, queries
+from watcher.store import listing as listing_store
 from watcher.store.base import utcnow
+from watcher.store.models import IndexEvent, IndexState
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,30 @@ class PollReport:
     matched: list[NormalizedName] = field(default_factory=list)
     new_alerts: int = 0
     gap: bool = False
+
+
+@dataclass
+class ReconcileReport:
+    """What one whole-index reconcile did."""
+
+    not_modified: bool = False
+    projects: int = 0
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    matched: int = 0
+    new_alerts: int = 0
+
+
+_TO_DASH = bytes.maketrans(b"_.", b"--")
+
+
+def canonicalize_listing(names: list[bytes]) -> list[str]:
+    """PEP 503 forms of the index's display names, in bulk (one per input, same order)."""
+    text = b"\n".join(names).lower().translate(_TO_DASH)
+    while b"--" in text:
+        text = text.replace(b"--", b"-")
+    return text.decode().split("\n") if names else []
 
 
 class Watch:
@@ -166,6 +193,106 @@ class Watch:
             )
             return None
         return observation
+
+    # --- the whole index: nothing slips through the feeds' small windows ------------------
+
+    async def reconcile(self) -> ReconcileReport:
+        """Fetch the whole simple index, store it, match what is new or changed.
+
+        One transaction loads the listing, matches every new or changed name (in bulk),
+        records the matched ones as ``index_events`` and advances the stored listing and
+        its serial; :meth:`process_index_events` then turns events into alerts. A crash
+        anywhere leaves either the old listing or the new one with its events.
+        """
+        report = ReconcileReport()
+        async with self._db.transaction() as session:
+            state = await session.get(IndexState, 1)
+            etag = state.etag if state else None
+            known_serial = state.serial if state else None
+        listing = await self._client.fetch_index(etag=etag, min_serial=known_serial)
+        now = self._clock()
+        if listing is None:
+            report.not_modified = True
+            return report
+        canonical = canonicalize_listing(listing.names)
+        names = [n.decode() for n in listing.names]
+        events: list[dict[str, Any]] = []
+        async with self._db.engine.begin() as conn:
+            # Write first: SQLite then holds the write lock for the whole transaction (a
+            # read-then-write transaction fails with "database is locked" if another
+            # connection wrote in between); PostgreSQL serializes concurrent reconciles.
+            await conn.execute(update(IndexState).where(IndexState.id == 1).values(id=1))
+            await listing_store.load_snapshot(conn, canonical, names, listing.serials)
+            async for batch in listing_store.new_or_changed(conn):
+                matched = {m.public_name for m in self._matcher.match_many([b[0] for b in batch])}
+                events += [
+                    {
+                        "normalized_name": c,
+                        "name": n,
+                        "serial": serial,
+                        "event": event,
+                        "created_at": now,
+                    }
+                    for c, n, serial, event in batch
+                    if c in matched
+                ]
+            diff = await listing_store.apply_snapshot(conn, now)
+            if events:
+                await conn.execute(insert(IndexEvent), events)
+            values = {
+                "serial": listing.serial,
+                "etag": listing.etag,
+                "projects": diff.stored + diff.new - diff.removed,
+                "reconciled_at": now,
+            }
+            updated = await conn.execute(
+                update(IndexState).where(IndexState.id == 1).values(**values)
+            )
+            if not updated.rowcount:
+                await conn.execute(insert(IndexState).values(id=1, **values))
+        report.projects = len(canonical)
+        report.new, report.changed, report.removed = diff.new, diff.changed, diff.removed
+        report.matched = len(events)
+        log.info(
+            "reconciled %d projects (serial %s): %d new, %d changed, %d removed, %d matched",
+            report.projects,
+            listing.serial,
+            diff.new,
+            diff.changed,
+            diff.removed,
+            report.matched,
+        )
+        report.new_alerts = await self.process_index_events()
+        return report
+
+    async def process_index_events(self, limit: int = 500) -> int:
+        """Turn pending index events into observations (with details) and alerts."""
+        alerts = 0
+        async with self._db.transaction() as session:
+            pending = list(
+                (
+                    await session.execute(select(IndexEvent).order_by(IndexEvent.id).limit(limit))
+                ).scalars()
+            )
+        for event in pending:
+            norm = NormalizedName(event.normalized_name)
+            matches = self._matcher.match(norm)
+            observation = None
+            if matches:
+                observation = await self._with_details(
+                    Observation(
+                        public_name=norm,
+                        display_name=event.name,
+                        version=None,
+                        source="index",
+                        matches=matches,
+                    )
+                )
+            async with self._db.transaction() as session:
+                if observation is not None:
+                    alerts += await self._record(session, [observation], self._clock())
+                await session.execute(delete(IndexEvent).where(IndexEvent.id == event.id))
+        return alerts
 
     # --- first start: is the catalog squatted already? -----------------------------------
 

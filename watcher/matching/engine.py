@@ -40,6 +40,10 @@ class Matcher(Protocol):
         """Every match of ``public_name``, strongest first; empty for allowlisted names."""
         ...
 
+    def match_many(self, names: Sequence[str]) -> list[Match]:
+        """Every match of many canonical names (the whole-index direction), in bulk."""
+        ...
+
 
 def _index(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
     grouped: defaultdict[str, list[str]] = defaultdict(list)

@@ -2,5 +2,14 @@
 
 from watcher.pypi.client import IndexClient
 from watcher.pypi.models import FeedItem, FeedKind, FeedPage, ProjectInfo, ReleaseInfo
+from watcher.pypi.simple import IndexListing
 
-__all__ = ["FeedItem", "FeedKind", "FeedPage", "IndexClient", "ProjectInfo", "ReleaseInfo"]
+__all__ = [
+    "FeedItem",
+    "FeedKind",
+    "FeedPage",
+    "IndexClient",
+    "IndexListing",
+    "ProjectInfo",
+    "ReleaseInfo",
+]

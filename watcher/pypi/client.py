@@ -22,10 +22,12 @@ from watcher.errors import (
     IndexUnavailable,
     ProjectNotFound,
     ResponseTooLarge,
+    StaleIndex,
 )
 from watcher.names import canonical
 from watcher.pypi.feeds import parse_feed
 from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo, ReleaseInfo
+from watcher.pypi.simple import IndexListing, parse_index_html, parse_index_json
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class IndexClient:
         retries: int = 3,
         max_feed_bytes: int = 5 * 1024 * 1024,
         max_json_bytes: int = 32 * 1024 * 1024,
+        max_index_bytes: int = 512 * 1024 * 1024,
         backoff: float = 0.5,
     ) -> None:
         self._session = session
@@ -66,6 +69,7 @@ class IndexClient:
         self._retries = retries
         self._max_feed_bytes = max_feed_bytes
         self._max_json_bytes = max_json_bytes
+        self._max_index_bytes = max_index_bytes
         self._backoff = backoff
 
     @property
@@ -116,6 +120,35 @@ class IndexClient:
         if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
             raise BadResponse(url, "JSON has no 'info' object")
         return _project_info(norm, data)
+
+    async def fetch_index(
+        self, *, etag: str | None = None, min_serial: int | None = None
+    ) -> IndexListing | None:
+        """Every project on the index (``/simple/``, PEP 691 JSON, else PEP 503 HTML).
+
+        ``None`` when the index says nothing changed since ``etag`` (304). Raises
+        :class:`StaleIndex` when its serial is older than ``min_serial``: the simple index
+        is cached for about half an hour and a stale copy must not undo newer knowledge.
+        """
+        url = f"{self._base}/simple/"
+        headers = {"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"}
+        if etag:
+            headers["If-None-Match"] = etag
+        answer = await self._get(url, headers=headers, max_bytes=self._max_index_bytes)
+        if answer.status == 304:
+            return None
+        if answer.status != 200:
+            raise BadResponse(url, f"HTTP {answer.status}")
+        header = answer.headers.get("X-PyPI-Last-Serial")
+        header_serial = int(header) if header and header.isdigit() else None
+        kind = answer.headers.get("Content-Type", "")
+        parse = parse_index_json if "json" in kind else parse_index_html
+        listing = parse(
+            answer.body, url=url, header_serial=header_serial, etag=answer.headers.get("ETag")
+        )
+        if min_serial is not None and listing.serial is not None and listing.serial < min_serial:
+            raise StaleIndex(url, listing.serial, min_serial)
+        return listing
 
     async def exists(self, name: str) -> bool:
         """True if ``name`` is registered on the index (``/simple/<name>/`` answers 200).

@@ -115,3 +115,44 @@ class CatalogCheck(Base):
     entry: Mapped[str] = mapped_column(String(16), primary_key=True)  # "name" or "prefix"
     found: Mapped[bool]
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IndexProject(Base):
+    """Every project name on the public index, with its serial: the reconcile's memory."""
+
+    __tablename__ = "index_projects"
+
+    normalized_name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    last_serial: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+
+
+class IndexState(Base):
+    """The last simple-index listing applied (one row): its serial guards against stale ones."""
+
+    __tablename__ = "index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[int | None] = mapped_column(BigInteger)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    projects: Mapped[int] = mapped_column(Integer, default=0)
+    reconciled_at: Mapped[datetime | None]
+
+
+class IndexEvent(Base):
+    """A matched change found by a reconcile, waiting for its details and its alert.
+
+    Written in the same transaction as the listing it came from, so a crash between the
+    reconcile and the alert loses nothing: the next run picks the event up.
+    """
+
+    __tablename__ = "index_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    normalized_name: Mapped[str] = mapped_column(NAME, index=True)
+    name: Mapped[str] = mapped_column(NAME)
+    event: Mapped[str] = mapped_column(String(16))  # "new" or "changed"
+    serial: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,106 @@
+"""Whole-index listing benchmark: parse, initial load, unchanged diff, diff with changes.
+
+    python -m tests.benchmarks.bench_listing                       # SQLite, 1M projects
+    python -m tests.benchmarks.bench_listing --database-url postgresql+asyncpg://...
+    python -m tests.benchmarks.bench_listing --projects 200000
+
+Each figure is printed with its seconds and the process's peak memory. The listing is the
+PEP 691 JSON the index serves (``{"meta": ..., "projects": [{"_last-serial", "name"}]}``),
+generated here; the database is built by the real migrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.benchmarks.corpus import build
+from watcher.pypi.simple import parse_index_json
+from watcher.store import Database
+from watcher.store import listing as listing_store
+from watcher.store.base import utcnow
+from watcher.watch import canonicalize_listing
+
+
+def _show(label: str, value: float, unit: str = "") -> None:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{label:<44} {value:>12,.3f} {unit:<3} (peak RSS {rss:,.0f} MiB)", flush=True)
+
+
+def _listing(names: list[str], serials: list[int]) -> bytes:
+    projects = [{"_last-serial": s, "name": n} for n, s in zip(names, serials, strict=True)]
+    return json.dumps(
+        {"meta": {"_last-serial": max(serials), "api-version": "1.4"}, "projects": projects},
+        separators=(",", ":"),
+    ).encode()
+
+
+async def _apply(db: Database, body: bytes, label: str) -> None:
+    started = time.perf_counter()
+    listing = parse_index_json(body, url="bench", header_serial=None, etag=None)
+    canonical = canonicalize_listing(listing.names)
+    names = [n.decode() for n in listing.names]
+    parsed = time.perf_counter() - started
+    async with db.engine.begin() as conn:
+        await listing_store.load_snapshot(conn, canonical, names, listing.serials)
+        loaded = time.perf_counter() - started
+        changed = 0
+        async for batch in listing_store.new_or_changed(conn):
+            changed += len(batch)
+        diff = await listing_store.apply_snapshot(conn, utcnow())
+    total = time.perf_counter() - started
+    _show(f"{label}: parse + canonicalize", parsed, "s")
+    _show(f"{label}: + bulk load", loaded - parsed, "s")
+    _show(f"{label}: + diff and apply (total)", total, "s")
+    print(f"    new {diff.new:,}, changed {diff.changed:,}, removed {diff.removed:,}")
+
+
+async def run(projects: int, database_url: str | None) -> None:
+    """Initial load, unchanged diff and a diff with 5,000 changes, on one database."""
+    names = list(build(projects, internal_count=100, prefix_count=2).public)
+    rng = random.Random(5)
+    serials = [rng.randint(1, 30_000_000) for _ in names]
+    body = _listing(names, serials)
+    _show(f"listing of {len(names):,} projects", len(body) / 2**20, "MiB")
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = database_url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        db = Database(url)
+        try:
+            if db.dialect == "postgresql":
+                async with db.engine.begin() as conn:
+                    await conn.execute(text("DROP SCHEMA public CASCADE"))
+                    await conn.execute(text("CREATE SCHEMA public"))
+            await db.upgrade()
+            print(f"database: {db.dialect}")
+            await _apply(db, body, "initial load")
+            await _apply(db, body, "unchanged")
+            for index in rng.sample(range(len(names)), 2_500):
+                serials[index] += 1  # a new release
+            names_changed = names[:]
+            for index in rng.sample(range(len(names)), 1_250):
+                names_changed[index] = f"brand-new-{index}"  # removed + new
+            await _apply(db, _listing(names_changed, serials), "5,000 changes")
+        finally:
+            await db.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", type=int, default=1_000_000)
+    parser.add_argument("--database-url", help="default: a temporary SQLite file")
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.projects, args.database_url))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The whole index as the safety net: feed overflow, downtime, stale listings."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import SettingsFactory, running
+from tests.fakes.pypi import FakeIndex
+from tests.fakes.slack import FakeSlack
+from watcher.catalog import load_catalog_file
+from watcher.errors import StaleIndex
+from watcher.matching import build_matcher
+from watcher.pypi import IndexClient
+from watcher.store import Database
+from watcher.store.models import IndexProject, IndexState
+from watcher.watch import Watch
+
+
+async def test_squat_lost_in_a_feed_overflow_is_alerted_once(
+    make_settings: SettingsFactory, fake_index: FakeIndex, fake_slack: FakeSlack
+) -> None:
+    settings = make_settings(poll_interval=1.0, reconcile_interval=3600)
+    fake_index.add_release("harmless", "1.0")
+    async with running(settings):
+        await asyncio.sleep(1.5)  # first poll and the start-up reconcile are done
+        for n in range(500):
+            fake_index.add_release(f"noise-{n}", "1.0")
+        fake_index.add_release("acme_hidden", "0.1")  # a squat in the middle of a burst
+        for n in range(500, 1000):
+            fake_index.add_release(f"noise-{n}", "1.0")
+        messages = await fake_slack.wait_for_messages(1, timeout=settings.poll_interval + 8)
+        await asyncio.sleep(3)
+    assert len(fake_slack.messages) == 1
+    assert "acme_hidden" in messages[0]["text"] or "acme-hidden" in messages[0]["text"]
+
+
+async def test_squats_that_appeared_while_down_are_alerted_once_each(
+    make_settings: SettingsFactory, fake_index: FakeIndex, fake_slack: FakeSlack
+) -> None:
+    settings = make_settings(poll_interval=0.5, reconcile_interval=3600)
+    async with running(settings):
+        await asyncio.sleep(1.0)
+    assert fake_slack.messages == []
+    # While the daemon is down: squats, buried under more than a feed window of releases.
+    for name in ("acme-one", "acrne-billing", "billing-acme"):
+        fake_index.add_release(name, "1.0")
+    for n in range(150):
+        fake_index.add_release(f"later-{n}", "1.0")
+    async with running(settings):
+        await fake_slack.wait_for_messages(3, timeout=10)
+        await asyncio.sleep(2)
+    texts = sorted(m["text"] for m in fake_slack.messages)
+    assert len(texts) == 3, texts
+    assert "acme-one" in texts[0]
+    assert "acrne-billing" in texts[1]
+    assert "billing-acme" in texts[2]
+    async with running(settings):
+        await asyncio.sleep(1.5)
+    assert len(fake_slack.messages) == 3
+
+
+@pytest.fixture
+async def watch(db: Database, fake_index: FakeIndex, catalog_file: Path) -> Watch:
+    catalog = load_catalog_file(catalog_file)
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    client = IndexClient(session, fake_index.base_url, retries=0)
+    watch = Watch(db, client, catalog, build_matcher(catalog))
+    watch._test_session = session  # type: ignore[attr-defined]
+    return watch
+
+
+async def test_stale_listing_is_not_applied_and_the_next_fresh_one_is(
+    watch: Watch, db: Database, fake_index: FakeIndex
+) -> None:
+    try:
+        fake_index.add_release("first", "1.0")
+        report = await watch.reconcile()
+        assert report.new == 1
+        async with db.transaction() as session:
+            state = await session.get(IndexState, 1)
+            assert state is not None
+            applied = state.serial
+        fake_index.add_release("acme-late", "1.0")
+        fake_index.stale_serial = 0  # a cache serving an older listing
+        with pytest.raises(StaleIndex):
+            await watch.reconcile()
+        async with db.transaction() as session:
+            state = await session.get(IndexState, 1)
+            assert state is not None
+            assert state.serial == applied
+            count = await session.scalar(select(func.count()).select_from(IndexProject))
+            assert count == 1
+        fake_index.stale_serial = None
+        report = await watch.reconcile()
+        assert (report.new, report.matched) == (1, 1)
+    finally:
+        await watch._test_session.close()  # type: ignore[attr-defined]
+
+
+async def test_unchanged_index_answers_304_and_removed_names_are_marked(
+    watch: Watch, db: Database, fake_index: FakeIndex
+) -> None:
+    try:
+        fake_index.add_release("keep", "1.0")
+        fake_index.add_release("gone", "1.0")
+        await watch.reconcile()
+        report = await watch.reconcile()
+        assert report.not_modified
+        fake_index.remove_project("gone")
+        report = await watch.reconcile()
+        assert (report.new, report.changed, report.removed) == (0, 0, 1)
+        async with db.transaction() as session:
+            gone = await session.get(IndexProject, "gone")
+            assert gone is not None
+            assert gone.removed_at is not None
+    finally:
+        await watch._test_session.close()  # type: ignore[attr-defined]

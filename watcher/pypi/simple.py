@@ -1,0 +1,64 @@
+"""Parsing the index's simple API project list (PEP 691 JSON, PEP 503 HTML), lean on memory.
+
+The whole index is about a million projects and tens of megabytes. ``json.loads`` would
+build a million dicts (hundreds of MB); the list's objects are flat and its names plain
+ASCII, so two regular expressions over the bytes give (name, serial) pairs directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from watcher.errors import BadResponse
+
+_META_SERIAL = re.compile(rb'"meta"\s*:\s*\{[^{}]*?"_last-serial"\s*:\s*(\d+)')
+_PROJECTS = re.compile(rb'"projects"\s*:\s*\[')
+_OBJECT = re.compile(rb"\{([^{}]*)\}")
+_NAME = re.compile(rb'"name"\s*:\s*"([^"\\]*)"')
+_SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
+_ANCHOR = re.compile(rb"<a\s[^>]*>([^<]*)</a>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IndexListing:
+    """Every project on the index: display names with their last serials (HTML has none)."""
+
+    serial: int | None
+    etag: str | None
+    names: list[bytes]
+    serials: list[int | None]
+
+
+def parse_index_json(
+    body: bytes, *, url: str, header_serial: int | None, etag: str | None
+) -> IndexListing:
+    """Parse a PEP 691 JSON project list."""
+    start = _PROJECTS.search(body)
+    if start is None:
+        raise BadResponse(url, "no 'projects' list in the simple index")
+    meta = _META_SERIAL.search(body)
+    serial = int(meta.group(1)) if meta else header_serial
+    names: list[bytes] = []
+    serials: list[int | None] = []
+    for match in _OBJECT.finditer(body, start.end()):
+        fields = match.group(1)
+        name = _NAME.search(fields)
+        if name is None:
+            raise BadResponse(url, "a project without a name in the simple index")
+        names.append(name.group(1))
+        found = _SERIAL.search(fields)
+        serials.append(int(found.group(1)) if found else None)
+    if not body.rstrip().endswith(b"}"):
+        raise BadResponse(url, "truncated simple index")
+    return IndexListing(serial=serial, etag=etag, names=names, serials=serials)
+
+
+def parse_index_html(
+    body: bytes, *, url: str, header_serial: int | None, etag: str | None
+) -> IndexListing:
+    """Parse a PEP 503 HTML project list (no per-project serials)."""
+    if b"</html>" not in body.lower()[-64:] and b"</body>" not in body.lower()[-64:]:
+        raise BadResponse(url, "truncated simple index")
+    names = [m.group(1).strip() for m in _ANCHOR.finditer(body)]
+    return IndexListing(serial=header_serial, etag=etag, names=names, serials=[None] * len(names))
