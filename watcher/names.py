@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -45,3 +46,16 @@ def is_valid(name: str) -> bool:
     except InvalidName:
         return False
     return True
+
+
+_TO_DASH = bytes.maketrans(b"_.", b"--")
+
+
+def canonicalize_many(names: Sequence[bytes]) -> list[str]:
+    """PEP 503 forms of many valid names (ASCII bytes), in bulk, one per input, in order."""
+    if not names:
+        return []
+    text = b"\n".join(names).lower().translate(_TO_DASH)
+    while b"--" in text:
+        text = text.replace(b"--", b"-")
+    return text.decode().split("\n")

@@ -69,17 +69,6 @@ class ReconcileReport:
     new_alerts: int = 0
 
 
-_TO_DASH = bytes.maketrans(b"_.", b"--")
-
-
-def canonicalize_listing(names: list[bytes]) -> list[str]:
-    """PEP 503 forms of the index's display names, in bulk (one per input, same order)."""
-    text = b"\n".join(names).lower().translate(_TO_DASH)
-    while b"--" in text:
-        text = text.replace(b"--", b"-")
-    return text.decode().split("\n") if names else []
-
-
 class Watch:
     """Runs the pipeline against one index, one catalog and one database."""
 
@@ -211,18 +200,17 @@ class Watch:
             known_serial = state.serial if state else None
         listing = await self._client.fetch_index(etag=etag, min_serial=known_serial)
         now = self._clock()
-        if listing is None:
+        if listing is None or (listing.serial is not None and listing.serial == known_serial):
+            # 304, or the same global serial: every change to the index moves the serial.
             report.not_modified = True
             return report
-        canonical = canonicalize_listing(listing.names)
-        names = [n.decode() for n in listing.names]
         events: list[dict[str, Any]] = []
         async with self._db.engine.begin() as conn:
             # Write first: SQLite then holds the write lock for the whole transaction (a
             # read-then-write transaction fails with "database is locked" if another
             # connection wrote in between); PostgreSQL serializes concurrent reconciles.
             await conn.execute(update(IndexState).where(IndexState.id == 1).values(id=1))
-            await listing_store.load_snapshot(conn, canonical, names, listing.serials)
+            count = await listing_store.load_snapshot(conn, listing.names, listing.serials)
             async for batch in listing_store.new_or_changed(conn):
                 matched = {m.public_name for m in self._matcher.match_many([b[0] for b in batch])}
                 events += [
@@ -250,7 +238,7 @@ class Watch:
             )
             if not updated.rowcount:
                 await conn.execute(insert(IndexState).values(id=1, **values))
-        report.projects = len(canonical)
+        report.projects = count
         report.new, report.changed, report.removed = diff.new, diff.changed, diff.removed
         report.matched = len(events)
         log.info(

@@ -17,6 +17,8 @@ _PROJECTS = re.compile(rb'"projects"\s*:\s*\[')
 _OBJECT = re.compile(rb"\{([^{}]*)\}")
 _NAME = re.compile(rb'"name"\s*:\s*"([^"\\]*)"')
 _SERIAL = re.compile(rb'"_last-serial"\s*:\s*(\d+)')
+_COMPACT_NAME = re.compile(rb'\{"_last-serial":\d+,"name":"([^"\\]*)"\}')
+_COMPACT_SERIAL = re.compile(rb'\{"_last-serial":(\d+),"name":"[^"\\]*"\}')
 _ANCHOR = re.compile(rb"<a\s[^>]*>([^<]*)</a>", re.IGNORECASE)
 
 
@@ -39,8 +41,19 @@ def parse_index_json(
         raise BadResponse(url, "no 'projects' list in the simple index")
     meta = _META_SERIAL.search(body)
     serial = int(meta.group(1)) if meta else header_serial
-    names: list[bytes] = []
-    serials: list[int | None] = []
+    # The index writes compact JSON with sorted keys: one regular expression takes every
+    # project at C speed. Anything else (spacing, key order, extra keys) takes the general
+    # path, object by object.
+    objects = body.count(b"{", start.end())
+    names = _COMPACT_NAME.findall(body, start.end())
+    if len(names) == objects:
+        if not body.rstrip().endswith(b"}"):
+            _truncated(url)
+        serials: list[int | None] = list(map(int, _COMPACT_SERIAL.findall(body, start.end())))
+        if len(serials) == objects:
+            return IndexListing(serial=serial, etag=etag, names=names, serials=serials)
+    names = []
+    serials = []
     for match in _OBJECT.finditer(body, start.end()):
         fields = match.group(1)
         name = _NAME.search(fields)
@@ -52,6 +65,10 @@ def parse_index_json(
     if not body.rstrip().endswith(b"}"):
         raise BadResponse(url, "truncated simple index")
     return IndexListing(serial=serial, etag=etag, names=names, serials=serials)
+
+
+def _truncated(url: str) -> None:
+    raise BadResponse(url, "truncated simple index")
 
 
 def parse_index_html(

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from watcher.names import canonicalize_many
+
 _BATCH = 50_000
 # A listing that would remove more than this share of the stored names (and at least
 # _MASS_REMOVAL_MIN of them) is refused: a truncated or broken listing must not "remove"
@@ -45,15 +47,12 @@ class ListingDiff:
     stored: int = 0
 
 
-_CREATE = {
-    "sqlite": "CREATE TEMP TABLE IF NOT EXISTS index_snapshot ("
-    "normalized_name TEXT NOT NULL, name TEXT NOT NULL, last_serial INTEGER)",
-    "postgresql": "CREATE TEMP TABLE IF NOT EXISTS index_snapshot ("
-    "normalized_name TEXT NOT NULL, name TEXT NOT NULL, last_serial BIGINT) "
-    "ON COMMIT DROP",
-}
+_TEMP = "TEMP TABLE"
+_TEMP_SUFFIX = {"sqlite": "", "postgresql": " ON COMMIT DROP"}
+_TEMP_TABLES = ("index_snapshot", "index_delta", "index_gone")
 
-_NEW_OR_CHANGED = """
+# What the snapshot adds or changes, computed once per listing (one join over it).
+_DELTA = """
 SELECT s.normalized_name, s.name, s.last_serial,
        CASE WHEN p.normalized_name IS NULL OR p.removed_at IS NOT NULL
             THEN 'new' ELSE 'changed' END AS event
@@ -64,7 +63,8 @@ WHERE p.normalized_name IS NULL
    OR (s.last_serial IS NOT NULL AND (p.last_serial IS NULL OR s.last_serial > p.last_serial))
 """
 
-_REMOVED = """
+# What the snapshot no longer lists (one anti-join).
+_GONE = """
 SELECT p.normalized_name FROM index_projects p
 WHERE p.removed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM index_snapshot s WHERE s.normalized_name = p.normalized_name)
@@ -72,48 +72,66 @@ WHERE p.removed_at IS NULL
 
 
 async def load_snapshot(
-    conn: AsyncConnection,
-    canonical: Sequence[str],
-    names: Sequence[str],
-    serials: Sequence[int | None],
-) -> None:
-    """Bulk-load a listing into this transaction's temporary ``index_snapshot`` table."""
+    conn: AsyncConnection, names: Sequence[bytes], serials: Sequence[int | None]
+) -> int:
+    """Bulk-load a listing (display names as the index gives them) into temporary tables of
+    this transaction and diff it; return how many names it holds.
+
+    After this, ``index_delta`` holds new and changed names and ``index_gone`` the names
+    the listing no longer has; :func:`new_or_changed` and :func:`apply_snapshot` read them.
+    Names are canonicalized and decoded batch by batch, so a million of them never exist
+    as Python strings at once.
+    """
     dialect = conn.dialect.name
-    await conn.exec_driver_sql(_CREATE[dialect])
-    await conn.exec_driver_sql("DELETE FROM index_snapshot")
-    if dialect == "postgresql":
-        raw = await conn.get_raw_connection()
-        driver: Any = raw.driver_connection
-        for start in range(0, len(canonical), _BATCH):
-            end = start + _BATCH
-            records = list(
-                zip(canonical[start:end], names[start:end], serials[start:end], strict=True)
+    suffix = _TEMP_SUFFIX[dialect]
+    for table in _TEMP_TABLES:
+        await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    serial_type = "BIGINT" if dialect == "postgresql" else "INTEGER"
+    await conn.exec_driver_sql(
+        f"CREATE {_TEMP} index_snapshot (normalized_name TEXT NOT NULL, name TEXT NOT NULL, "
+        f"last_serial {serial_type}){suffix}"
+    )
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    for start in range(0, len(names), _BATCH):
+        batch = names[start : start + _BATCH]
+        rows = list(
+            zip(
+                canonicalize_many(batch),
+                [n.decode() for n in batch],
+                serials[start : start + _BATCH],
+                strict=True,
             )
+        )
+        if dialect == "postgresql":
             await driver.copy_records_to_table(
-                "index_snapshot",
-                records=records,
-                columns=["normalized_name", "name", "last_serial"],
+                "index_snapshot", records=rows, columns=["normalized_name", "name", "last_serial"]
             )
-    else:
-        for start in range(0, len(canonical), _BATCH):
-            end = start + _BATCH
-            rows = list(
-                zip(canonical[start:end], names[start:end], serials[start:end], strict=True)
-            )
+        else:
             await conn.exec_driver_sql(
                 "INSERT INTO index_snapshot (normalized_name, name, last_serial) VALUES (?, ?, ?)",
                 rows,
             )
-    await conn.exec_driver_sql(
-        "CREATE INDEX IF NOT EXISTS ix_index_snapshot_name ON index_snapshot (normalized_name)"
-    )
+    if dialect == "postgresql":
+        # Hash joins in memory rather than spilled to disk, and the planner told the size.
+        await conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        await conn.exec_driver_sql("ANALYZE index_snapshot")
+    else:
+        # SQLite joins through indexes; built after the load: one sort, not 1M updates.
+        await conn.exec_driver_sql(
+            "CREATE INDEX ix_index_snapshot_name ON index_snapshot (normalized_name)"
+        )
+    await conn.exec_driver_sql(f"CREATE {_TEMP} index_delta{suffix} AS {_DELTA}")
+    await conn.exec_driver_sql(f"CREATE {_TEMP} index_gone{suffix} AS {_GONE}")
+    return len(names)
 
 
 async def new_or_changed(
     conn: AsyncConnection,
 ) -> AsyncIterator[list[tuple[str, str, int | None, str]]]:
-    """Batches of (normalized_name, name, last_serial, "new"|"changed") of the snapshot."""
-    result = await conn.stream(text(_NEW_OR_CHANGED))
+    """Batches of (normalized_name, name, last_serial, "new"|"changed") of the listing."""
+    result = await conn.stream(
+        text("SELECT normalized_name, name, last_serial, event FROM index_delta")
+    )
     async for batch in result.partitions(_BATCH):
         yield [(str(r[0]), str(r[1]), r[2], str(r[3])) for r in batch]
 
@@ -126,35 +144,37 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
             await conn.execute(text("SELECT count(*) FROM index_projects WHERE removed_at IS NULL"))
         ).scalar_one()
     )
-    removed = int((await conn.execute(text(f"SELECT count(*) FROM ({_REMOVED}) r"))).scalar_one())  # noqa: S608 - constant SQL fragments
-    if removed > _MASS_REMOVAL_MIN and removed > diff.stored * _MASS_REMOVAL_SHARE:
-        raise ListingRefused(removed, diff.stored)
+    diff.removed = int((await conn.execute(text("SELECT count(*) FROM index_gone"))).scalar_one())
+    if diff.removed > _MASS_REMOVAL_MIN and diff.removed > diff.stored * _MASS_REMOVAL_SHARE:
+        raise ListingRefused(diff.removed, diff.stored)
     counts = (
-        await conn.execute(
-            text(f"SELECT event, count(*) FROM ({_NEW_OR_CHANGED}) c GROUP BY event")  # noqa: S608 - constant SQL fragments
-        )
+        await conn.execute(text("SELECT event, count(*) FROM index_delta GROUP BY event"))
     ).all()
     for event, count in counts:
         setattr(diff, str(event), int(count))
-    diff.removed = removed
+    stamp = {"now": _bind_time(conn, now)}
     await conn.execute(
         text(
-            "INSERT INTO index_projects (normalized_name, name, last_serial, first_seen_at, "  # noqa: S608 - constant SQL fragments
-            "removed_at) "
-            "SELECT c.normalized_name, c.name, c.last_serial, :now, NULL "
-            f"FROM ({_NEW_OR_CHANGED}) c WHERE true "
+            "INSERT INTO index_projects (normalized_name, name, last_serial, first_seen_at, "
+            "removed_at) SELECT normalized_name, name, last_serial, :now, NULL "
+            "FROM index_delta WHERE true "
             "ON CONFLICT (normalized_name) DO UPDATE SET name = excluded.name, "
             "last_serial = excluded.last_serial, removed_at = NULL"
         ),
-        {"now": _bind_time(conn, now)},
+        stamp,
     )
-    if removed:
+    if diff.removed:
         await conn.execute(
             text(
-                f"UPDATE index_projects SET removed_at = :now WHERE normalized_name IN ({_REMOVED})"  # noqa: S608 - constant SQL fragments
+                "UPDATE index_projects SET removed_at = :now "
+                "WHERE normalized_name IN (SELECT normalized_name FROM index_gone)"
             ),
-            {"now": _bind_time(conn, now)},
+            stamp,
         )
+    if conn.dialect.name == "sqlite":
+        # SQLite keeps temporary tables for the connection's life: free them now.
+        for table in _TEMP_TABLES:
+            await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     return diff
 
 
