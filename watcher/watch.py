@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 from packaging.utils import NormalizedName
@@ -24,7 +25,7 @@ from watcher.pypi import FeedItem, FeedKind, IndexClient, ProjectInfo
 from watcher.store import Database, queries
 from watcher.store import listing as listing_store
 from watcher.store.base import utcnow
-from watcher.store.models import IndexEvent, IndexState
+from watcher.store.models import Finding, IndexEvent, IndexState
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class ReconcileReport:
     changed: int = 0
     removed: int = 0
     matched: int = 0
+    resolved: int = 0
     new_alerts: int = 0
 
 
@@ -224,6 +226,22 @@ class Watch:
                     for c, n, serial, event in batch
                     if c in matched
                 ]
+            removed = await listing_store.resolve_removed(conn, now)
+            if removed:
+                session = AsyncSession(bind=conn)
+                for public, group in groupby(removed, key=lambda row: row[0]):
+                    hits = [(internal, kind) for _, internal, kind in group]
+                    report.resolved += 1
+                    payload = self._removal_payload(public, hits)
+                    stamp = listing.serial if listing.serial is not None else now.isoformat()
+                    await queries.enqueue_alert(
+                        session,
+                        event_key=f"removed:{public}:{stamp}",
+                        public_name=public,
+                        payload=payload,
+                        now=now,
+                    )
+                    log.warning("RESOLVED %s", payload["text"])
             diff = await listing_store.apply_snapshot(conn, now)
             if events:
                 await conn.execute(insert(IndexEvent), events)
@@ -346,7 +364,8 @@ class Watch:
                 organization=info.organization if info else None,
                 last_serial=info.last_serial if info else None,
             )
-            await self._store_releases(session, project.id, obs, now)
+            added = await self._store_releases(session, project.id, obs, now)
+            reopened = await queries.reopen_findings(session, obs.public_name, now)
             new = [
                 m
                 for m in obs.matches
@@ -359,6 +378,23 @@ class Watch:
                     now=now,
                 )
             ]
+            if reopened:
+                # The name was removed from the index and is back: alert again.
+                again = {(f.internal_name, f.kind) for f in reopened}
+                back = [m for m in obs.matches if (m.internal_name, m.kind) in again]
+                payload = self._payload(obs, back or obs.matches, project.name, reopened=True)
+                if await queries.enqueue_alert(
+                    session,
+                    event_key=f"reopened:{obs.public_name}:{now.isoformat()}",
+                    public_name=obs.public_name,
+                    payload=payload,
+                    now=now,
+                ):
+                    alerts += 1
+                    log.warning("ALERT %s", payload["text"])
+            if not new and not reopened and obs.version in added:
+                # A new release of a squat already reported: an update, not a new finding.
+                alerts += await self._release_update(session, obs, project.name, now)
             if not new:
                 continue
             event_key = "new:{}:{}".format(
@@ -378,15 +414,17 @@ class Watch:
 
     async def _store_releases(
         self, session: AsyncSession, project_id: int, obs: Observation, now: datetime
-    ) -> None:
+    ) -> set[str]:
+        """Store every release not stored yet; return the versions that were new."""
         info = obs.info
         owners = list(info.owners) if info else []
         author = (info.author or info.author_email) if info else obs.feed_author
         known = set()
+        added: set[str] = set()
         if info is not None:
             for release in info.releases:
                 known.add(release.version)
-                await queries.add_release(
+                if await queries.add_release(
                     session,
                     project_id,
                     release.version,
@@ -397,10 +435,13 @@ class Watch:
                     owners=owners,
                     first_seen_at=now,
                     source=obs.source,
-                )
-        if obs.version and obs.version not in known:
-            # The feed can be ahead of the JSON API's cache: keep the release it announced.
-            await queries.add_release(
+                ):
+                    added.add(release.version)
+        # The feed can be ahead of the JSON API's cache: keep the release it announced.
+        if (
+            obs.version
+            and obs.version not in known
+            and await queries.add_release(
                 session,
                 project_id,
                 obs.version,
@@ -410,8 +451,72 @@ class Watch:
                 first_seen_at=now,
                 source=obs.source,
             )
+        ):
+            added.add(obs.version)
+        return added
 
-    def _payload(self, obs: Observation, new: list[Match], display: str) -> dict[str, Any]:
+    async def _release_update(
+        self, session: AsyncSession, obs: Observation, display: str, now: datetime
+    ) -> int:
+        open_findings = [
+            f for f in await queries.findings_for(session, obs.public_name) if f.status == "open"
+        ]
+        if not open_findings:
+            return 0
+        await session.execute(
+            update(Finding)
+            .where(Finding.public_name == obs.public_name, Finding.status == "open")
+            .values(updated_at=now)
+        )
+        known = {(f.internal_name, f.kind) for f in open_findings}
+        matches = [m for m in obs.matches if (m.internal_name, m.kind) in known] or obs.matches
+        payload = self._payload(obs, matches, display, update=True)
+        if await queries.enqueue_alert(
+            session,
+            event_key=f"release:{obs.public_name}=={obs.version}",
+            public_name=obs.public_name,
+            payload=payload,
+            now=now,
+        ):
+            log.warning("UPDATE %s", payload["text"])
+            return 1
+        return 0
+
+    def _removal_payload(self, public: str, hits: list[tuple[str, str]]) -> dict[str, Any]:
+        names = "; ".join(
+            f"internal {self._catalog.display(NormalizedName(i))!r} ({k})" for i, k in hits
+        )
+        return {
+            "event": "removed",
+            "title": "Squat removed from the index",
+            "text": f"Removed from PyPI: {public} is gone; resolved its findings against {names}",
+            "public_name": public,
+            "display_name": public,
+            "version": None,
+            "source": "index",
+            "severity": "none",
+            "matches": [
+                {
+                    "internal_name": i,
+                    "internal_display": self._catalog.display(NormalizedName(i)),
+                    "kind": k,
+                    "detail": "finding resolved: the project is no longer on the index",
+                    "severity": "none",
+                }
+                for i, k in hits
+            ],
+            "project_url": self._client.project_url(public),
+        }
+
+    def _payload(
+        self,
+        obs: Observation,
+        new: list[Match],
+        display: str,
+        *,
+        reopened: bool = False,
+        update: bool = False,
+    ) -> dict[str, Any]:
         info = obs.info
         version = obs.version or (info.latest_version if info else None)
         matches = [
@@ -425,9 +530,23 @@ class Watch:
             for m in new
         ]
         hits = "; ".join(f"internal {m['internal_display']!r} ({m['kind']})" for m in matches)
-        text = f"Possible squat on PyPI: {display} {version or '(no release)'} collides with {hits}"
+        lead = (
+            "Squat back on PyPI"
+            if reopened
+            else "New release of a reported squat on PyPI"
+            if update
+            else "Possible squat on PyPI"
+        )
+        text = f"{lead}: {display} {version or '(no release)'} collides with {hits}"
         return {
-            "event": "new",
+            "event": "reopened" if reopened else "release" if update else "new",
+            "title": (
+                "A removed squat is back"
+                if reopened
+                else "New release of a reported squat"
+                if update
+                else "Possible squat of an internal package"
+            ),
             "text": text,
             "public_name": obs.public_name,
             "display_name": display,

@@ -16,8 +16,8 @@ from watcher.catalog import load_catalog_file
 from watcher.errors import StaleIndex
 from watcher.matching import build_matcher
 from watcher.pypi import IndexClient
-from watcher.store import Database
-from watcher.store.models import IndexProject, IndexState
+from watcher.store import Database, queries
+from watcher.store.models import IndexProject, IndexState, OutboxAlert
 from watcher.watch import Watch
 
 
@@ -118,5 +118,54 @@ async def test_unchanged_index_answers_304_and_removed_names_are_marked(
             gone = await session.get(IndexProject, "gone")
             assert gone is not None
             assert gone.removed_at is not None
+    finally:
+        await watch._test_session.close()  # type: ignore[attr-defined]
+
+
+async def test_removed_squat_resolves_its_finding_and_a_return_reopens_it(
+    watch: Watch, db: Database, fake_index: FakeIndex
+) -> None:
+    try:
+        fake_index.add_release("acme-gone", "1.0")
+        assert (await watch.reconcile()).new_alerts == 1
+
+        fake_index.remove_project("acme-gone")
+        report = await watch.reconcile()
+        assert (report.removed, report.resolved) == (1, 1)
+        async with db.transaction() as session:
+            findings = await queries.findings_for(session, "acme-gone")
+            assert {f.status for f in findings} == {"resolved"}
+            notes = (
+                (
+                    await session.execute(
+                        select(OutboxAlert.payload).where(OutboxAlert.event_key.like("removed:%"))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert len(notes) == 1
+        assert notes[0]["text"].startswith("Removed from PyPI: acme-gone is gone")
+
+        # Gone again on the next listing: nothing more to resolve, no second note.
+        assert (await watch.reconcile()).resolved == 0
+
+        fake_index.add_release("acme-gone", "2.0")
+        report = await watch.reconcile()
+        assert report.new_alerts == 1
+        async with db.transaction() as session:
+            findings = await queries.findings_for(session, "acme-gone")
+            assert {f.status for f in findings} == {"open"}
+            back = (
+                (
+                    await session.execute(
+                        select(OutboxAlert.payload).where(OutboxAlert.event_key.like("reopened:%"))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert len(back) == 1
+        assert back[0]["text"].startswith("Squat back on PyPI: acme-gone 2.0")
     finally:
         await watch._test_session.close()  # type: ignore[attr-defined]

@@ -71,9 +71,13 @@ async def test_one_message_lists_every_internal_name_hit(
         await _settle(1.0)
         fake_index.add_release("acme_billing", "2.0")  # exact AND under the prefix
         messages = await fake_slack.wait_for_messages(1, timeout=settings.poll_interval + 2)
-        fake_index.add_release("acme_billing", "2.1")  # a new release: history, no new alert
+        fake_index.add_release("acme_billing", "2.1")  # history, and one update, no new finding
+        await fake_slack.wait_for_messages(2, timeout=settings.poll_interval + 2)
         await _settle(2.0)
-    assert len(fake_slack.messages) == 1
+    assert len(fake_slack.messages) == 2
+    assert fake_slack.messages[1]["text"].startswith(
+        "New release of a reported squat on PyPI: acme_billing 2.1"
+    )
     text = messages[0]["text"]
     assert "(exact)" in text
     assert "(prefix)" in text
@@ -117,7 +121,15 @@ async def test_collision_existing_at_first_start_is_alerted_once(
     assert "internal_tool" in texts[0] or "internal-tool" in texts[0]
     assert "payments-core" in texts[1]
     # Found by the start-up catalog check or the start-up reconcile, whichever ran first.
-    assert "catalog-check" in str(messages) or "'index'" in str(messages)
+    sources = {
+        field["text"].split("\n", 1)[1]
+        for message in messages
+        for block in message["blocks"]
+        for field in block.get("fields", [])
+        if field["text"].startswith("*Seen via*")
+    }
+    assert sources
+    assert sources <= {"catalog-check", "index"}
 
     async with running(settings):
         await _settle(1.5)

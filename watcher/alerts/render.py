@@ -42,7 +42,10 @@ def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": "Possible squat of an internal package"[:150]},
+            "text": {
+                "type": "plain_text",
+                "text": str(payload.get("title") or "Possible squat of an internal package")[:150],
+            },
         },
         {
             "type": "section",

@@ -181,3 +181,25 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
 def _bind_time(conn: AsyncConnection, now: datetime) -> Any:
     # The UTC column type stores naive UTC on SQLite and aware values on PostgreSQL.
     return now.replace(tzinfo=None) if conn.dialect.name == "sqlite" else now
+
+
+async def resolve_removed(conn: AsyncConnection, now: datetime) -> list[tuple[str, str, str]]:
+    """Resolve the open findings of public names the listing no longer has.
+
+    Returns the (public_name, internal_name, kind) of every finding it resolved.
+    """
+    where = "status = 'open' AND public_name IN (SELECT normalized_name FROM index_gone)"
+    rows = (
+        await conn.execute(
+            text(
+                f"SELECT public_name, internal_name, kind FROM findings WHERE {where} "  # noqa: S608 - constant
+                "ORDER BY public_name, internal_name"
+            )
+        )
+    ).all()
+    if rows:
+        await conn.execute(
+            text(f"UPDATE findings SET status = 'resolved', updated_at = :now WHERE {where}"),  # noqa: S608 - constant
+            {"now": _bind_time(conn, now)},
+        )
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -152,6 +152,17 @@ async def add_finding(
     return result.first() is not None
 
 
+async def reopen_findings(session: AsyncSession, public_name: str, now: datetime) -> list[Finding]:
+    """Reopen the resolved findings of a public name that exists again; return them."""
+    rows = await session.execute(
+        update(Finding)
+        .where(Finding.public_name == public_name, Finding.status == "resolved")
+        .values(status="open", updated_at=now)
+        .returning(Finding)
+    )
+    return list(rows.scalars())
+
+
 async def findings_for(session: AsyncSession, public_name: str) -> list[Finding]:
     """Findings recorded for one public name."""
     rows = await session.execute(
