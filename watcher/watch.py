@@ -383,15 +383,8 @@ class Watch:
                 again = {(f.internal_name, f.kind) for f in reopened}
                 back = [m for m in obs.matches if (m.internal_name, m.kind) in again]
                 payload = self._payload(obs, back or obs.matches, project.name, reopened=True)
-                if await queries.enqueue_alert(
-                    session,
-                    event_key=f"reopened:{obs.public_name}:{now.isoformat()}",
-                    public_name=obs.public_name,
-                    payload=payload,
-                    now=now,
-                ):
-                    alerts += 1
-                    log.warning("ALERT %s", payload["text"])
+                key = f"reopened:{obs.public_name}:{now.isoformat()}"
+                alerts += await _enqueue(session, key, obs.public_name, payload, now)
             if not new and not reopened and obs.version in added:
                 # A new release of a squat already reported: an update, not a new finding.
                 alerts += await self._release_update(session, obs, project.name, now)
@@ -401,15 +394,7 @@ class Watch:
                 obs.public_name, ",".join(f"{m.internal_name}/{m.kind}" for m in sorted(new))
             )
             payload = self._payload(obs, new, project.name)
-            if await queries.enqueue_alert(
-                session,
-                event_key=event_key,
-                public_name=obs.public_name,
-                payload=payload,
-                now=now,
-            ):
-                alerts += 1
-                log.warning("ALERT %s", payload["text"])
+            alerts += await _enqueue(session, event_key, obs.public_name, payload, now)
         return alerts
 
     async def _store_releases(
@@ -471,16 +456,8 @@ class Watch:
         known = {(f.internal_name, f.kind) for f in open_findings}
         matches = [m for m in obs.matches if (m.internal_name, m.kind) in known] or obs.matches
         payload = self._payload(obs, matches, display, update=True)
-        if await queries.enqueue_alert(
-            session,
-            event_key=f"release:{obs.public_name}=={obs.version}",
-            public_name=obs.public_name,
-            payload=payload,
-            now=now,
-        ):
-            log.warning("UPDATE %s", payload["text"])
-            return 1
-        return 0
+        key = f"release:{obs.public_name}=={obs.version}"
+        return await _enqueue(session, key, obs.public_name, payload, now)
 
     def _removal_payload(self, public: str, hits: list[tuple[str, str]]) -> dict[str, Any]:
         names = "; ".join(
@@ -565,3 +542,15 @@ class Watch:
                 else None
             ),
         }
+
+
+async def _enqueue(
+    session: AsyncSession, key: str, public_name: str, payload: dict[str, Any], now: datetime
+) -> int:
+    """Queue one alert (once per ``key``) and log it; 1 if it was new."""
+    if await queries.enqueue_alert(
+        session, event_key=key, public_name=public_name, payload=payload, now=now
+    ):
+        log.warning("ALERT %s", payload["text"])
+        return 1
+    return 0
