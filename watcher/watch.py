@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.catalog import Catalog
 from watcher.errors import IndexClientError, ProjectNotFound
-from watcher.matching import Match, Matcher
+from watcher.matching import CatalogMatcher, Match, Matcher
 from watcher.pypi import FeedItem, FeedKind, IndexClient, ProjectInfo
 from watcher.store import Database, queries
 from watcher.store import listing as listing_store
 from watcher.store.base import utcnow
-from watcher.store.models import Finding, IndexEvent, IndexState
+from watcher.store.models import Finding, IndexEvent, IndexProject, IndexState
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +300,58 @@ class Watch:
                 await session.execute(delete(IndexEvent).where(IndexEvent.id == event.id))
         return alerts
 
+    async def match_stored(self, entries: list[tuple[str, str]]) -> int:
+        """Match catalog entries (new since the last start) against every stored public name.
+
+        A name or prefix added to the catalog is checked against the whole index at once,
+        from the stored listing, without waiting for the next reconcile.
+        """
+        catalog = self._catalog
+        added = Catalog(
+            names={
+                NormalizedName(n): catalog.display(NormalizedName(n))
+                for n, kind in entries
+                if kind == "name"
+            },
+            prefixes={
+                NormalizedName(p): catalog.display(NormalizedName(p))
+                for p, kind in entries
+                if kind == "prefix"
+            },
+            allow=catalog.allow,
+            owners=catalog.owners,
+        )
+        matcher = CatalogMatcher(added)
+        now = self._clock()
+        events: list[dict[str, Any]] = []
+        async with self._db.engine.connect() as conn:
+            stored = await conn.stream(
+                select(
+                    IndexProject.normalized_name, IndexProject.name, IndexProject.last_serial
+                ).where(IndexProject.removed_at.is_(None))
+            )
+            async for batch in stored.partitions(50_000):
+                matched = {m.public_name for m in matcher.match_many([str(r[0]) for r in batch])}
+                events += [
+                    {
+                        "normalized_name": r[0],
+                        "name": r[1],
+                        "serial": r[2],
+                        "event": "catalog",
+                        "created_at": now,
+                    }
+                    for r in batch
+                    if r[0] in matched
+                ]
+        if not events:
+            return 0
+        async with self._db.transaction() as session:
+            await session.execute(insert(IndexEvent), events)
+        log.info(
+            "%d stored public names match catalog entries added since the last start", len(events)
+        )
+        return await self.process_index_events()
+
     # --- first start: is the catalog squatted already? -----------------------------------
 
     async def check_catalog(self) -> int:
@@ -311,7 +363,7 @@ class Watch:
         entries += [(p, "prefix") for p in self._catalog.prefixes]
         async with self._db.transaction() as session:
             pending = await queries.unchecked_entries(session, entries)
-        alerts = 0
+        alerts = await self.match_stored(pending) if pending else 0
         for name, entry in pending:
             try:
                 exists = await self._client.exists(name)

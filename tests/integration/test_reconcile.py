@@ -169,3 +169,28 @@ async def test_removed_squat_resolves_its_finding_and_a_return_reopens_it(
         assert back[0]["text"].startswith("Squat back on PyPI: acme-gone 2.0")
     finally:
         await watch._test_session.close()  # type: ignore[attr-defined]
+
+
+async def test_a_prefix_added_to_the_catalog_is_matched_against_stored_names_at_once(
+    watch: Watch, db: Database, fake_index: FakeIndex, tmp_path: Path
+) -> None:
+    try:
+        fake_index.add_release("globex-thing", "1.0")
+        await watch.check_catalog()
+        assert (await watch.reconcile()).matched == 0
+
+        bigger = tmp_path / "bigger.toml"
+        bigger.write_text('names = ["acme-billing"]\nprefixes = ["acme", "globex"]\n')
+        catalog = load_catalog_file(bigger)
+        later = Watch(db, watch._client, catalog, build_matcher(catalog))
+        seen = len(fake_index.requests)
+        assert await later.check_catalog() == 1
+        async with db.transaction() as session:
+            findings = await queries.findings_for(session, "globex-thing")
+        assert [(f.internal_name, f.kind) for f in findings] == [("globex", "prefix")]
+        # Matched from the stored listing: the whole index was not fetched again.
+        assert "/simple/" not in [r.path for r in fake_index.requests[seen:]]
+        # And only once: the entry is now checked.
+        assert await later.check_catalog() == 0
+    finally:
+        await watch._test_session.close()  # type: ignore[attr-defined]

@@ -72,9 +72,9 @@ async def test_one_message_lists_every_internal_name_hit(
         fake_index.add_release("acme_billing", "2.0")  # exact AND under the prefix
         messages = await fake_slack.wait_for_messages(1, timeout=settings.poll_interval + 2)
         fake_index.add_release("acme_billing", "2.1")  # history, and one update, no new finding
-        await fake_slack.wait_for_messages(2, timeout=settings.poll_interval + 2)
+        await fake_slack.wait_for_messages(2, timeout=settings.poll_interval + 6)
         await _settle(2.0)
-    assert len(fake_slack.messages) == 2
+    assert len(fake_slack.messages) == 2, [m["text"] for m in fake_slack.messages]
     assert fake_slack.messages[1]["text"].startswith(
         "New release of a reported squat on PyPI: acme_billing 2.1"
     )
