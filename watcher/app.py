@@ -111,7 +111,7 @@ class Service:
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, settings.http_host, settings.http_port)
             await site.start()
-            self.port = _bound_port(site, settings.http_port)
+            self.port = _bound_port(runner, settings.http_port)
 
             self.jobs = Jobs(
                 Watch(db, client, self.catalog, matcher),
@@ -136,12 +136,11 @@ class Service:
             log.info("shutting down")
 
 
-def _bound_port(site: web.TCPSite, configured: int) -> int:
-    server = site._server
-    if isinstance(server, asyncio.base_events.Server) and server.sockets:
-        port = server.sockets[0].getsockname()[1]
-        assert isinstance(port, int)
-        return port
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    # With port 0 the OS picks one: report the one actually bound.
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
     return configured
 
 

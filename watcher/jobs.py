@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watcher.alerts import Dispatcher
-from watcher.errors import IndexClientError
+from watcher.errors import WatcherError
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,11 @@ class Jobs:
     async def reconcile(self) -> None:
         """Reconcile with the whole index, and finish events a crash left behind."""
         try:
-            await self.watch.reconcile()
-        except IndexClientError as exc:
+            await self.watch.reconcile()  # also turns its events into alerts
+        except WatcherError as exc:  # index down, stale or refused listing
             log.error("reconcile failed, will retry at the next slot: %s", exc)
-        await self.watch.process_index_events()
+            # Events an earlier run recorded but did not finish still get their alerts.
+            await self.watch.process_index_events()
 
     def reconcile_now(self) -> None:
         """Run the reconcile job as soon as possible (coalesced with a run in progress)."""

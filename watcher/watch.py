@@ -227,8 +227,7 @@ class Watch:
                     if c in matched
                 ]
             removed = await listing_store.resolve_removed(conn, now)
-            if removed:
-                session = AsyncSession(bind=conn)
+            async with AsyncSession(bind=conn) as session:
                 for public, group in groupby(removed, key=lambda row: row[0]):
                     hits = [(internal, kind) for _, internal, kind in group]
                     report.resolved += 1
@@ -559,24 +558,12 @@ class Watch:
             for m in new
         ]
         hits = "; ".join(f"internal {m['internal_display']!r} ({m['kind']})" for m in matches)
-        lead = (
-            "Squat back on PyPI"
-            if reopened
-            else "New release of a reported squat on PyPI"
-            if update
-            else "Possible squat on PyPI"
-        )
-        text = f"{lead}: {display} {version or '(no release)'} collides with {hits}"
+        event = "reopened" if reopened else "release" if update else "new"
+        lead, title = _WORDING[event]
         return {
-            "event": "reopened" if reopened else "release" if update else "new",
-            "title": (
-                "A removed squat is back"
-                if reopened
-                else "New release of a reported squat"
-                if update
-                else "Possible squat of an internal package"
-            ),
-            "text": text,
+            "event": event,
+            "title": title,
+            "text": f"{lead}: {display} {version or '(no release)'} collides with {hits}",
             "public_name": obs.public_name,
             "display_name": display,
             "version": version,
@@ -594,6 +581,14 @@ class Watch:
                 else None
             ),
         }
+
+
+# Per alert event: the start of the notification text and the message's header.
+_WORDING = {
+    "new": ("Possible squat on PyPI", "Possible squat of an internal package"),
+    "release": ("New release of a reported squat on PyPI", "New release of a reported squat"),
+    "reopened": ("Squat back on PyPI", "A removed squat is back"),
+}
 
 
 async def _enqueue(

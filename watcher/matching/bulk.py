@@ -157,14 +157,6 @@ class _KeySet:
         return out
 
 
-def _table(values: U64) -> _KeySet:
-    return _KeySet(values)
-
-
-def _member(table: _KeySet, values: U64) -> NDArray[np.bool_]:
-    return table.contains(values)
-
-
 @dataclass(frozen=True)
 class FilterSpec:
     """What the catalog contributes to the filter (see ``CatalogMatcher.filter_spec``)."""
@@ -186,10 +178,10 @@ class BulkFilter:
 
     def __init__(self, matcher: CatalogMatcher) -> None:
         spec = matcher.filter_spec()
-        self._skeletons = _table(hash_strings(spec.skeletons, [_SKELETON] * len(spec.skeletons)))
-        self._firsts = _table(hash_strings(spec.firsts, [_FIRST] * len(spec.firsts)))
-        self._lasts = _table(hash_strings(spec.lasts, [_LAST] * len(spec.lasts)))
-        self._pairs = _table(
+        self._skeletons = _KeySet(hash_strings(spec.skeletons, [_SKELETON] * len(spec.skeletons)))
+        self._firsts = _KeySet(hash_strings(spec.firsts, [_FIRST] * len(spec.firsts)))
+        self._lasts = _KeySet(hash_strings(spec.lasts, [_LAST] * len(spec.lasts)))
+        self._pairs = _KeySet(
             _pair_hash(
                 hash_strings([a for a, _ in spec.pairs], [_PAIR] * len(spec.pairs)),
                 hash_strings([b for _, b in spec.pairs], [_PAIR] * len(spec.pairs)),
@@ -207,7 +199,7 @@ class BulkFilter:
         self._root_skeletons = tuple(sorted(starts_with))
         self._root_length = min((len(k) for k in self._root_skeletons), default=0)
         heads = [k[: self._root_length] for k in self._root_skeletons]
-        self._root_heads = _table(hash_strings(heads, [_GLUED] * len(heads)))
+        self._root_heads = _KeySet(hash_strings(heads, [_GLUED] * len(heads)))
         # Pigeonhole pieces, tagged by the internal name's length so one table serves all.
         heads, head_tags, tails, tail_tags = [], [], [], []
         for name in spec.typo_names:
@@ -216,8 +208,8 @@ class BulkFilter:
             head_tags += [_HEAD * 1000 + size, _HEAD * 1000 + size + 500]
             tails.append(name[half:])
             tail_tags.append(_TAIL * 1000 + size)
-        self._heads = _table(hash_strings(heads, head_tags))
-        self._tails = _table(hash_strings(tails, tail_tags))
+        self._heads = _KeySet(hash_strings(heads, head_tags))
+        self._tails = _KeySet(hash_strings(tails, tail_tags))
 
     def survivors(self, buffer: bytes) -> tuple[list[bytes], list[bytes]]:
         """Names of ``buffer`` (canonical, one per line) that may match any rule, and those
@@ -236,15 +228,13 @@ class BulkFilter:
         size = ends - starts
         hit = np.zeros(len(starts), dtype=bool)
 
-        skeleton_text = buffer.translate(_SKELETON_BYTES, b"-")
-        for seq, repl in _SEQS:
-            skeleton_text = skeleton_text.replace(seq, repl)
+        skeleton_text = skeleton_buffer(buffer)
         skeleton = _Hasher(skeleton_text)
-        hit |= _member(self._skeletons, skeleton.hash(skeleton.starts, skeleton.ends, _SKELETON))
+        hit |= self._skeletons.contains(skeleton.hash(skeleton.starts, skeleton.ends, _SKELETON))
         if self._root_skeletons:
             long_enough = (skeleton.ends - skeleton.starts) >= self._root_length
             head_end = np.minimum(skeleton.starts + self._root_length, skeleton.ends)
-            under = long_enough & _member(self._root_heads, _tag(skeleton.prefix(head_end), _GLUED))
+            under = long_enough & self._root_heads.contains(_tag(skeleton.prefix(head_end), _GLUED))
             for index in np.flatnonzero(under & ~hit).tolist():
                 line = skeleton_text[skeleton.starts[index] : skeleton.ends[index]]
                 hit[index] = any(line.startswith(k) for k in self._root_skeletons)
@@ -261,9 +251,9 @@ class BulkFilter:
             last_start = np.where((before >= 0) & (at >= starts), at + 1, starts)
         first = names.prefix(first_end)
         last = names.hash(last_start, ends)
-        hit |= _member(self._firsts, _tag(first, _FIRST))
-        hit |= _member(self._lasts, _tag(last, _LAST))
-        hit |= _member(self._pairs, _pair_hash(_tag(first, _PAIR), _tag(last, _PAIR)))
+        hit |= self._firsts.contains(_tag(first, _FIRST))
+        hit |= self._lasts.contains(_tag(last, _LAST))
+        hit |= self._pairs.contains(_pair_hash(_tag(first, _PAIR), _tag(last, _PAIR)))
 
         typo = np.zeros(len(starts), dtype=bool)
         for delta in (-1, 0, 1):
@@ -271,14 +261,14 @@ class BulkFilter:
             half = length // 2
             usable = (length >= rules.MIN_FUZZY_LENGTH) & (half <= size)
             tags = (_HEAD * 1000 + length).astype(np.uint64)
-            typo |= usable & _member(self._heads, _retag(names.prefix(starts + half), tags))
+            typo |= usable & self._heads.contains(_retag(names.prefix(starts + half), tags))
             tags = (_TAIL * 1000 + length).astype(np.uint64)
-            typo |= usable & _member(
-                self._tails, _retag(names.hash(ends - (length - half), ends), tags)
+            typo |= usable & self._tails.contains(
+                _retag(names.hash(ends - (length - half), ends), tags)
             )
             if delta == 0:
                 tags = (_HEAD * 1000 + length + 500).astype(np.uint64)
-                typo |= usable & _member(self._heads, _retag(names.prefix(starts + half - 1), tags))
+                typo |= usable & self._heads.contains(_retag(names.prefix(starts + half - 1), tags))
         typo &= ~hit
         return _lines(buffer, starts, ends, hit), _lines(buffer, starts, ends, typo)
 

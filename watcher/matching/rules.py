@@ -236,21 +236,17 @@ def explain_separator(public: str, internal: str) -> str:
 
 def explain_affix(public_words: Sequence[str], internal_words: Sequence[str]) -> str:
     """Say which affix words were added or removed at which end."""
-    n, m = len(public_words), len(internal_words)
-    for i in range(n - m + 1):
-        if list(public_words[i : i + m]) == list(internal_words):
-            parts = []
-            if i:
-                parts.append(f"added {'-'.join(public_words[:i]) + '-'!r} in front")
-            if i + m < n:
-                parts.append(f"added {'-' + '-'.join(public_words[i + m :])!r} at the end")
-            return " and ".join(parts)
-    for i in range(m - n + 1):
-        if list(internal_words[i : i + n]) == list(public_words):
-            parts = []
-            if i:
-                parts.append(f"removed {'-'.join(internal_words[:i]) + '-'!r} in front")
-            if i + n < m:
-                parts.append(f"removed {'-' + '-'.join(internal_words[i + n :])!r} at the end")
-            return " and ".join(parts)
+    for verb, longer, shorter in (
+        ("added", public_words, internal_words),
+        ("removed", internal_words, public_words),
+    ):
+        n, m = len(longer), len(shorter)
+        for i in range(n - m + 1):
+            if list(longer[i : i + m]) == list(shorter):
+                parts = []
+                if i:
+                    parts.append(f"{verb} {'-'.join(longer[:i]) + '-'!r} in front")
+                if i + m < n:
+                    parts.append(f"{verb} {'-' + '-'.join(longer[i + m :])!r} at the end")
+                return " and ".join(parts)
     return "same name once affix words (py, python, lib, sdk, api, client, ...) are ignored"

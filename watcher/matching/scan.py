@@ -20,11 +20,10 @@ import numpy as np
 
 from watcher.matching.engine import CatalogMatcher
 from watcher.matching.model import Match
-from watcher.names import MAX_NAME_LENGTH
+from watcher.names import MAX_NAME_LENGTH, fold_separators
 
 _VALID = re.compile(rb"[a-z0-9](?:[a-z0-9._-]{0,%d}[a-z0-9])?" % (MAX_NAME_LENGTH - 2))
 _NAME_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789-_.\n"
-_TO_DASH = bytes.maketrans(b"_.", b"--")
 # Below this much text, forking costs more than it saves (about 50,000 names).
 _PARALLEL_BYTES = 1 << 20
 
@@ -93,11 +92,7 @@ def canonicalize_dump(data: bytes) -> NameDump:
                 shown = original[number - 1] if number <= len(original) else line
                 invalid.append((number, shown.decode("utf-8", "replace").strip()[:200]))
         text = b"\n".join(kept)
-    # PEP 503: runs of "-", "_" and "." become one "-" (bytes.replace is C-speed; a regular
-    # expression over tens of megabytes is not).
-    text = text.translate(_TO_DASH)
-    while b"--" in text:
-        text = text.replace(b"--", b"-")
+    text = fold_separators(text)
     while b"\n\n" in text:
         text = text.replace(b"\n\n", b"\n")
     return NameDump(text=text.strip(b"\n"), invalid=invalid)

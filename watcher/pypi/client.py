@@ -24,7 +24,7 @@ from watcher.errors import (
     ResponseTooLarge,
     StaleIndex,
 )
-from watcher.names import canonical
+from watcher.names import canonical, is_valid
 from watcher.pypi.feeds import parse_feed
 from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo, ReleaseInfo
 from watcher.pypi.simple import IndexListing, parse_index_html, parse_index_json
@@ -148,7 +148,7 @@ class IndexClient:
         )
         if min_serial is not None and listing.serial is not None and listing.serial < min_serial:
             raise StaleIndex(url, listing.serial, min_serial)
-        return listing
+        return _valid_names_only(listing, url)
 
     async def exists(self, name: str) -> bool:
         """True if ``name`` is registered on the index (``/simple/<name>/`` answers 200).
@@ -201,6 +201,32 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -
             raise ResponseTooLarge(url, max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.\n"
+
+
+def _valid_names_only(listing: IndexListing, url: str) -> IndexListing:
+    """Drop names with characters no project name has (non-ASCII would crash decoding).
+
+    One C-speed check covers the usual listing; only a listing that fails it is validated
+    name by name.
+    """
+    text = b"\n".join(listing.names)
+    if not text.translate(None, _NAME_BYTES) and all(listing.names):
+        return listing
+    keep = [i for i, name in enumerate(listing.names) if name.isascii() and is_valid(name.decode())]
+    log.warning(
+        "simple index at %s lists %d invalid project names; ignored",
+        url,
+        len(listing.names) - len(keep),
+    )
+    return IndexListing(
+        serial=listing.serial,
+        etag=listing.etag,
+        names=[listing.names[i] for i in keep],
+        serials=[listing.serials[i] for i in keep],
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from watcher.errors import WatcherError
 from watcher.names import canonicalize_many
 
 _BATCH = 50_000
@@ -26,7 +27,7 @@ _MASS_REMOVAL_SHARE = 0.05
 _MASS_REMOVAL_MIN = 1_000
 
 
-class ListingRefused(Exception):
+class ListingRefused(WatcherError):
     """The listing would remove an implausible share of the index."""
 
     def __init__(self, removed: int, stored: int) -> None:
