@@ -16,6 +16,7 @@ from watcher.catalog import Catalog, load_catalog_file
 from watcher.checks import NameChecker
 from watcher.config import Settings
 from watcher.jobs import Jobs
+from watcher.journal import JournalFollower
 from watcher.matching import build_matcher
 from watcher.pypi import IndexClient
 from watcher.store import Database
@@ -46,6 +47,7 @@ def index_client(settings: Settings, session: aiohttp.ClientSession) -> IndexCli
         max_feed_bytes=settings.max_feed_bytes,
         max_json_bytes=settings.max_json_bytes,
         max_index_bytes=settings.max_index_bytes,
+        max_journal_bytes=settings.max_journal_bytes,
     )
 
 
@@ -113,19 +115,28 @@ class Service:
             await site.start()
             self.port = _bound_port(runner, settings.http_port)
 
+            watch = Watch(db, client, self.catalog, matcher)
+            journal = None
+            if settings.journal:
+                journal = JournalFollower(
+                    db, client, watch, matcher, max_backoff=settings.journal_max_backoff
+                )
             self.jobs = Jobs(
-                Watch(db, client, self.catalog, matcher),
+                watch,
                 Dispatcher(db, sender, retry_base=settings.alert_retry_base),
                 poll_interval=settings.poll_interval,
                 dispatch_interval=settings.dispatch_interval,
                 reconcile_interval=settings.reconcile_interval,
+                journal=journal,
+                journal_interval=settings.journal_interval,
             )
             self.jobs.start()
             stack.push_async_callback(self.jobs.stop)
 
             log.info(
-                "watching %s for %d names and %d prefixes; API on http://%s:%s",
+                "watching %s%s for %d names and %d prefixes; API on http://%s:%s",
                 settings.pypi_url,
+                " (with its change log)" if journal else "",
                 len(self.catalog.names),
                 len(self.catalog.prefixes),
                 settings.http_host,

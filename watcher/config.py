@@ -55,12 +55,24 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     api_token: SecretStr | None = None
     user_agent: str = f"watcher/{__version__}"
+    journal: bool = Field(
+        False,
+        description="Follow the index's XML-RPC change log too (opt-in: the index asks new"
+        " integrations not to depend on XML-RPC)",
+    )
 
     # Operational knobs beyond the public contract; defaults suit production.
     reconcile_interval: float = Field(
         1800.0, gt=0, description="Seconds between whole-index reconciles"
     )
+    journal_interval: float = Field(
+        60.0, gt=0, description="Seconds between change-log calls (when WATCHER_JOURNAL is on)"
+    )
+    journal_max_backoff: float = Field(
+        3600.0, gt=0, description="Longest wait after the change log's rate-limit fault"
+    )
     max_index_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Cap on /simple/")
+    max_journal_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Cap on a change log")
     dispatch_interval: float = Field(1.0, gt=0, description="Seconds between outbox drains")
     http_timeout: float = Field(30.0, gt=0, description="Total seconds per index request")
     http_retries: int = Field(3, ge=0, le=10, description="Retries on 5xx/connection errors")

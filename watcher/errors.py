@@ -88,6 +88,16 @@ class StaleIndex(IndexClientError):
         super().__init__(f"index at {url} is stale: serial {serial} < {expected} already seen")
 
 
+class JournalRateLimited(IndexClientError):
+    """The index refused an XML-RPC journal call with its rate-limit fault (-32500)."""
+
+    def __init__(self, url: str, message: str, retry_after: float | None) -> None:
+        self.url = url
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"journal at {url} is rate-limited: {message}")
+
+
 class SchemaNotCurrent(WatcherError):
     """The database schema is not at the migrations' head."""
 

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watcher.alerts import Dispatcher
 from watcher.errors import WatcherError
+from watcher.journal import JournalFollower
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
 
 
 class Jobs:
-    """The daemon's periodic work: feed polling and outbox dispatch."""
+    """The daemon's periodic work: feed polling, reconcile, change log, outbox dispatch."""
 
     def __init__(
         self,
@@ -45,12 +46,16 @@ class Jobs:
         poll_interval: float,
         dispatch_interval: float,
         reconcile_interval: float | None = None,
+        journal: JournalFollower | None = None,
+        journal_interval: float = 60.0,
     ) -> None:
         self.watch = watch
         self.dispatcher = dispatcher
         self._poll_interval = poll_interval
         self._dispatch_interval = dispatch_interval
         self._reconcile_interval = reconcile_interval
+        self.journal = journal
+        self._journal_interval = journal_interval
         self._running: set[asyncio.Task[None]] = set()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
@@ -78,6 +83,15 @@ class Jobs:
             log.warning("feed gap: reconciling with the whole index now")
             job.modify(next_run_time=datetime.now(UTC))
 
+    async def follow_journal(self) -> None:
+        """Read the index's change log from its cursor (only with ``WATCHER_JOURNAL`` on)."""
+        assert self.journal is not None
+        try:
+            await self.journal.poll()  # rate limits back off inside; also processes events
+        except WatcherError as exc:  # index down, malformed answer
+            log.error("change log read failed, cursor kept; will retry: %s", exc)
+            await self.watch.process_index_events()
+
     async def dispatch(self) -> None:
         """Drain the alert outbox."""
         await self.dispatcher.dispatch()
@@ -101,6 +115,15 @@ class Jobs:
                 "interval",
                 seconds=self._reconcile_interval,
                 id="reconcile",
+                next_run_time=now,
+                **common,
+            )
+        if self.journal is not None:
+            self.scheduler.add_job(
+                self._tracked("journal", self.follow_journal),
+                "interval",
+                seconds=self._journal_interval,
+                id="journal",
                 next_run_time=now,
                 **common,
             )

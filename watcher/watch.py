@@ -37,11 +37,14 @@ class Observation:
     public_name: NormalizedName
     display_name: str
     version: str | None
-    source: str  # "feed:updates", "feed:packages", "catalog-check"
+    source: str  # "feed:updates", "feed:packages", "catalog-check", "index", "journal"
     matches: list[Match]
     info: ProjectInfo | None = None
     published: datetime | None = None
     feed_author: str | None = None
+    # An ownership change the journal reported ("add Owner mallory"), and its serial.
+    change: str | None = None
+    serial: int | None = None
 
 
 @dataclass
@@ -212,7 +215,9 @@ class Watch:
             # read-then-write transaction fails with "database is locked" if another
             # connection wrote in between); PostgreSQL serializes concurrent reconciles.
             await conn.execute(update(IndexState).where(IndexState.id == 1).values(id=1))
-            count = await listing_store.load_snapshot(conn, listing.names, listing.serials)
+            count = await listing_store.load_snapshot(
+                conn, listing.names, listing.serials, serial=listing.serial
+            )
             async for batch in listing_store.new_or_changed(conn):
                 matched = {m.public_name for m in self._matcher.match_many([b[0] for b in batch])}
                 events += [
@@ -228,19 +233,8 @@ class Watch:
                 ]
             removed = await listing_store.resolve_removed(conn, now)
             async with AsyncSession(bind=conn) as session:
-                for public, group in groupby(removed, key=lambda row: row[0]):
-                    hits = [(internal, kind) for _, internal, kind in group]
-                    report.resolved += 1
-                    payload = self._removal_payload(public, hits)
-                    stamp = listing.serial if listing.serial is not None else now.isoformat()
-                    await queries.enqueue_alert(
-                        session,
-                        event_key=f"removed:{public}:{stamp}",
-                        public_name=public,
-                        payload=payload,
-                        now=now,
-                    )
-                    log.warning("RESOLVED %s", payload["text"])
+                stamp = listing.serial if listing.serial is not None else now.isoformat()
+                report.resolved = await self.announce_removed(session, removed, stamp, now)
             diff = await listing_store.apply_snapshot(conn, now)
             if events:
                 await conn.execute(insert(IndexEvent), events)
@@ -270,6 +264,34 @@ class Watch:
         report.new_alerts = await self.process_index_events()
         return report
 
+    async def announce_removed(
+        self,
+        session: AsyncSession,
+        resolved: Sequence[tuple[str, str, str]],
+        stamp: object,
+        now: datetime,
+    ) -> int:
+        """Queue one "removed from the index" note per public name whose findings were
+        resolved (rows of (public, internal, kind), sorted by public name); return how many.
+
+        ``stamp`` (the serial that saw the removal) makes a later removal of the same name,
+        after it came back, a new note rather than a duplicate.
+        """
+        count = 0
+        for public, group in groupby(resolved, key=lambda row: row[0]):
+            hits = [(internal, kind) for _, internal, kind in group]
+            count += 1
+            payload = self._removal_payload(public, hits)
+            await queries.enqueue_alert(
+                session,
+                event_key=f"removed:{public}:{stamp}",
+                public_name=public,
+                payload=payload,
+                now=now,
+            )
+            log.warning("RESOLVED %s", payload["text"])
+        return count
+
     async def process_index_events(self, limit: int = 500) -> int:
         """Turn pending index events into observations (with details) and alerts."""
         alerts = 0
@@ -289,8 +311,10 @@ class Watch:
                         public_name=norm,
                         display_name=event.name,
                         version=None,
-                        source="index",
+                        source=event.source or "index",
                         matches=matches,
+                        change=event.detail if event.event == "owner" else None,
+                        serial=event.serial,
                     )
                 )
             async with self._db.transaction() as session:
@@ -433,12 +457,20 @@ class Watch:
                 # The name was removed from the index and is back: alert again.
                 again = {(f.internal_name, f.kind) for f in reopened}
                 back = [m for m in obs.matches if (m.internal_name, m.kind) in again]
-                payload = self._payload(obs, back or obs.matches, project.name, reopened=True)
+                payload = self._payload(obs, back or obs.matches, project.name, event="reopened")
                 key = f"reopened:{obs.public_name}:{now.isoformat()}"
                 alerts += await _enqueue(session, key, obs.public_name, payload, now)
-            if not new and not reopened and obs.version in added:
-                # A new release of a squat already reported: an update, not a new finding.
-                alerts += await self._release_update(session, obs, project.name, now)
+            if not new and not reopened:
+                # A squat already reported changed: an update on its findings, not a new one.
+                released = _new_release(obs, added)
+                if obs.change is not None:
+                    key = f"owner:{obs.public_name}:{obs.serial}"
+                    alerts += await self._update(session, obs, project.name, now, "owner", key)
+                elif released is not None:
+                    key = f"release:{obs.public_name}=={released}"
+                    alerts += await self._update(
+                        session, obs, project.name, now, "release", key, version=released
+                    )
             if not new:
                 continue
             event_key = "new:{}:{}".format(
@@ -491,8 +523,16 @@ class Watch:
             added.add(obs.version)
         return added
 
-    async def _release_update(
-        self, session: AsyncSession, obs: Observation, display: str, now: datetime
+    async def _update(
+        self,
+        session: AsyncSession,
+        obs: Observation,
+        display: str,
+        now: datetime,
+        event: str,
+        key: str,
+        *,
+        version: str | None = None,
     ) -> int:
         open_findings = [
             f for f in await queries.findings_for(session, obs.public_name) if f.status == "open"
@@ -506,8 +546,7 @@ class Watch:
         )
         known = {(f.internal_name, f.kind) for f in open_findings}
         matches = [m for m in obs.matches if (m.internal_name, m.kind) in known] or obs.matches
-        payload = self._payload(obs, matches, display, update=True)
-        key = f"release:{obs.public_name}=={obs.version}"
+        payload = self._payload(obs, matches, display, event=event, version=version)
         return await _enqueue(session, key, obs.public_name, payload, now)
 
     def _removal_payload(self, public: str, hits: list[tuple[str, str]]) -> dict[str, Any]:
@@ -542,11 +581,11 @@ class Watch:
         new: list[Match],
         display: str,
         *,
-        reopened: bool = False,
-        update: bool = False,
+        event: str = "new",
+        version: str | None = None,
     ) -> dict[str, Any]:
         info = obs.info
-        version = obs.version or (info.latest_version if info else None)
+        version = version or obs.version or (info.latest_version if info else None)
         matches = [
             {
                 "internal_name": m.internal_name,
@@ -558,12 +597,13 @@ class Watch:
             for m in new
         ]
         hits = "; ".join(f"internal {m['internal_display']!r} ({m['kind']})" for m in matches)
-        event = "reopened" if reopened else "release" if update else "new"
         lead, title = _WORDING[event]
+        change = f" ({obs.change})" if obs.change else ""
         return {
             "event": event,
             "title": title,
-            "text": f"{lead}: {display} {version or '(no release)'} collides with {hits}",
+            "text": f"{lead}: {display} {version or '(no release)'}{change} collides with {hits}",
+            "change": obs.change,
             "public_name": obs.public_name,
             "display_name": display,
             "version": version,
@@ -588,7 +628,20 @@ _WORDING = {
     "new": ("Possible squat on PyPI", "Possible squat of an internal package"),
     "release": ("New release of a reported squat on PyPI", "New release of a reported squat"),
     "reopened": ("Squat back on PyPI", "A removed squat is back"),
+    "owner": ("Ownership changed on a reported squat on PyPI", "Ownership change on a squat"),
 }
+
+
+def _new_release(obs: Observation, added: set[str]) -> str | None:
+    """The release this observation newly stored that deserves an update, if any.
+
+    A feed item names its release. An index or journal event does not: then the project's
+    latest release counts, when it is one we had not stored before.
+    """
+    if obs.version is not None:
+        return obs.version if obs.version in added else None
+    latest = obs.info.latest_version if obs.info else None
+    return latest if latest in added else None
 
 
 async def _enqueue(

@@ -1,9 +1,11 @@
 """A fake package index: a real aiohttp server speaking the index's read interfaces.
 
-It serves the three RSS feeds, the JSON API and the simple API (PEP 503 HTML and
-PEP 691 JSON) in the formats described in the shared reference on the index's
-public interfaces, from in-memory state that tests change between polls. Failure
-knobs cover HTTP errors, slow answers, a stale simple index and hostile bodies.
+It serves the three RSS feeds, the JSON API, the simple API (PEP 503 HTML and
+PEP 691 JSON) and the XML-RPC journal (``changelog_since_serial``) in the formats
+described in the shared reference on the index's public interfaces, from in-memory
+state that tests change between polls. Every change writes journal rows the way the
+index does (one serial per row). Failure knobs cover HTTP errors, slow answers, a
+stale simple index, hostile bodies and XML-RPC rate-limit faults.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import hashlib
 import html
 import json
 import re
+import time
+import xmlrpc.client
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +45,8 @@ _SIMPLE_HTML_TYPES = frozenset(
     {SIMPLE_HTML, "application/vnd.pypi.simple.latest+html", "text/html", "*/*"}
 )
 _XML = "text/xml; charset=UTF-8"
+_JOURNAL_PAGE = 50_000  # rows per changelog_since_serial answer, as on the index
+_RATE_LIMIT_FAULT = -32500
 _UPDATES_LIMIT = 100
 _PACKAGES_LIMIT = 40
 _PROJECT_FEED_LIMIT = 40
@@ -259,6 +265,11 @@ class FakeIndex:
         self.delay: float = 0.0
         self.stale_serial: int | None = None
         self.requests: list[RecordedRequest] = []
+        # (display name, version or None, epoch seconds, action, serial), ascending serials
+        self.journal: list[tuple[str, str | None, int, str, int]] = []
+        self.journal_page = _JOURNAL_PAGE
+        self._journal_faults = 0
+        self._frozen: tuple[int, list[tuple[str, str, int]]] | None = None
         self._projects: dict[str, _Project] = {}
         self._seq = 0
         self._failures: list[_Failure] = []
@@ -289,6 +300,7 @@ class FakeIndex:
         app.router.add_get("/simple/", self._simple_index)
         app.router.add_get("/simple/{name}/", self._simple_project)
         app.router.add_get("/simple/{name}", self._simple_project_no_slash)
+        app.router.add_post("/pypi", self._xmlrpc)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -335,6 +347,12 @@ class FakeIndex:
         self.serial += 1
         return self.serial
 
+    def _log(self, project: _Project, version: str | None, action: str) -> None:
+        """Write one journal row; like the index, every row has its own serial."""
+        serial = self._bump()
+        self.journal.append((project.name, version, int(time.time()), action, serial))
+        project.last_serial = serial
+
     def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
@@ -358,6 +376,9 @@ class FakeIndex:
             releases=[],
         )
         self._projects[normalized] = project
+        self._log(project, None, "create")
+        for user in owners:
+            self._log(project, None, f"add Owner {user}")
         return project
 
     def add_release(
@@ -396,7 +417,8 @@ class FakeIndex:
                 file=_make_file(project.normalized, version),
             )
         )
-        project.last_serial = self._bump()
+        self._log(project, version, "new release")
+        self._log(project, version, f"add source file {project.releases[-1].file.filename}")
 
     def add_project(
         self,
@@ -411,20 +433,52 @@ class FakeIndex:
         """
         if canonicalize_name(name) in self._projects:
             return
-        project = self._register(name, owners, organization, datetime.now(UTC))
-        project.last_serial = self._bump()
+        self._register(name, owners, organization, datetime.now(UTC))
 
     def remove_project(self, name: str) -> None:
         """Delete a project and its releases; raises KeyError when unknown."""
-        del self._projects[canonicalize_name(name)]
-        self._bump()
+        project = self._projects.pop(canonicalize_name(name))
+        self._log(project, None, "remove project")
 
     def set_owners(self, name: str, owners: Sequence[str], organization: str | None = None) -> None:
-        """Replace a project's owners and organization; raises KeyError when unknown."""
+        """Replace a project's owners and organization; raises KeyError when unknown.
+
+        The journal gets an ``add Owner``/``remove Owner`` row per user that changed; a
+        change of organization alone bumps the serial with no row (the journal has holes).
+        """
         project = self._projects[canonicalize_name(name)]
+        before = project.owners
         project.owners = tuple(owners)
         project.organization = organization
-        project.last_serial = self._bump()
+        changes = [f"remove Owner {u}" for u in before if u not in owners]
+        changes += [f"add Owner {u}" for u in owners if u not in before]
+        for action in changes:
+            self._log(project, None, action)
+        if not changes:
+            project.last_serial = self._bump()
+
+    def _listing(self) -> list[tuple[str, str, int]]:
+        return [
+            (p.normalized, p.name, p.last_serial)
+            for p in sorted(self._projects.values(), key=lambda p: p.normalized)
+        ]
+
+    def freeze_listing(self) -> None:
+        """Serve ``/simple/`` as it is now (body and serial) until :meth:`thaw_listing`:
+        a cache holding an old listing while the index moves on."""
+        self._frozen = (self.serial, self._listing())
+
+    def thaw_listing(self) -> None:
+        """Serve the current ``/simple/`` again."""
+        self._frozen = None
+
+    def journal_action(self, name: str, action: str, version: str | None = None) -> None:
+        """Write a journal row of any other action (``yank release``, ``project quarantined``)."""
+        self._log(self._projects[canonicalize_name(name)], version, action)
+
+    def rate_limit_journal(self, times: int = 1) -> None:
+        """Answer the next ``times`` XML-RPC calls with the index's rate-limit fault -32500."""
+        self._journal_faults += times
 
     def fail(self, path_prefix: str, status: int, times: int | None = 1) -> None:
         """Answer ``status`` (plain text) to the next ``times`` requests under path_prefix.
@@ -748,6 +802,37 @@ class FakeIndex:
 
     # -- simple API ------------------------------------------------------
 
+    async def _xmlrpc(self, request: web.Request) -> web.StreamResponse:
+        """``POST /pypi``: the journal calls of the index's XML-RPC interface."""
+        try:
+            params, method = xmlrpc.client.loads(await request.read())
+        except Exception:  # any unparsable call is a client error
+            return web.Response(status=400, text="bad XML-RPC request")
+        if self._journal_faults > 0:
+            self._journal_faults -= 1
+            fault = xmlrpc.client.Fault(
+                _RATE_LIMIT_FAULT,
+                "HTTPTooManyRequests: The action could not be performed because there were "
+                "too many requests by the client. Limit may reset in 1 seconds.",
+            )
+            return self._xmlrpc_answer(xmlrpc.client.dumps(fault, methodresponse=True))
+        if method == "changelog_last_serial" and not params:
+            result: Any = self.serial
+        elif method == "changelog_since_serial" and len(params) == 1 and isinstance(params[0], int):
+            since = params[0]
+            rows = [list(row) for row in self.journal if row[4] > since]
+            result = rows[: self.journal_page]
+        else:
+            fault = xmlrpc.client.Fault(-32601, f"requested method not found: {method}")
+            return self._xmlrpc_answer(xmlrpc.client.dumps(fault, methodresponse=True))
+        body = xmlrpc.client.dumps((result,), methodresponse=True, allow_none=True)
+        return self._xmlrpc_answer(body)
+
+    @staticmethod
+    def _xmlrpc_answer(body: str) -> web.Response:
+        # The index answers faults with HTTP 200, like any XML-RPC server.
+        return web.Response(body=body.encode(), headers={"Content-Type": "text/xml"})
+
     @staticmethod
     def _negotiate(request: web.Request) -> str | None:
         """The simple content type to answer: SIMPLE_JSON, SIMPLE_HTML or None (text/html)."""
@@ -779,14 +864,18 @@ class FakeIndex:
         raise web.HTTPMovedPermanently("/simple/")
 
     async def _simple_index(self, request: web.Request) -> web.StreamResponse:
-        serial = self.serial if self.stale_serial is None else self.stale_serial
-        projects = sorted(self._projects.values(), key=lambda p: p.normalized)
+        if self._frozen is not None:
+            serial, projects = self._frozen
+        else:
+            serial, projects = self.serial, self._listing()
+        if self.stale_serial is not None:
+            serial = self.stale_serial
         kind = self._negotiate(request)
         if kind == SIMPLE_JSON:
             body = _json_bytes(
                 {
                     "meta": {"_last-serial": serial, "api-version": "1.4"},
-                    "projects": [{"_last-serial": p.last_serial, "name": p.name} for p in projects],
+                    "projects": [{"_last-serial": s, "name": name} for _, name, s in projects],
                 }
             )
         else:
@@ -799,8 +888,8 @@ class FakeIndex:
                 "  </head>",
                 "  <body>",
                 *(
-                    f'    <a href="/simple/{p.normalized}/">{html.escape(p.name)}</a>'
-                    for p in projects
+                    f'    <a href="/simple/{norm}/">{html.escape(name)}</a>'
+                    for norm, name, _ in projects
                 ),
                 "  </body>",
                 "</html>",

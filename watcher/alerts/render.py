@@ -33,6 +33,7 @@ def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     ]
     fields = [
         ("Severity", payload.get("severity")),
+        ("Change", payload.get("change")),
         ("Seen via", payload.get("source")),
         ("Author", payload.get("author")),
         ("Owners", ", ".join(payload.get("owners") or []) or None),

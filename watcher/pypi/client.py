@@ -1,4 +1,4 @@
-"""HTTP client of the index: feeds, JSON API, simple API; retries, caps and ETags here only."""
+"""HTTP client of the index: feeds, JSON, simple and XML-RPC APIs; retries, caps, ETags here."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from watcher.errors import (
 )
 from watcher.names import canonical, is_valid
 from watcher.pypi.feeds import parse_feed
+from watcher.pypi.journal import JournalRow, call_body, parse_answer, parse_rows, parse_serial
 from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo, ReleaseInfo
 from watcher.pypi.simple import IndexListing, parse_index_html, parse_index_json
 
@@ -62,6 +63,7 @@ class IndexClient:
         max_feed_bytes: int = 5 * 1024 * 1024,
         max_json_bytes: int = 32 * 1024 * 1024,
         max_index_bytes: int = 512 * 1024 * 1024,
+        max_journal_bytes: int = 64 * 1024 * 1024,
         backoff: float = 0.5,
     ) -> None:
         self._session = session
@@ -70,6 +72,7 @@ class IndexClient:
         self._max_feed_bytes = max_feed_bytes
         self._max_json_bytes = max_json_bytes
         self._max_index_bytes = max_index_bytes
+        self._max_journal_bytes = max_journal_bytes
         self._backoff = backoff
 
     @property
@@ -164,13 +167,53 @@ class IndexClient:
             return False
         raise BadResponse(url, f"HTTP {answer.status}")
 
+    async def journal_last_serial(self) -> int:
+        """The newest serial of the index's change log (XML-RPC ``changelog_last_serial``)."""
+        url, value = await self._xmlrpc("changelog_last_serial")
+        return parse_serial(value, url=url)
+
+    async def journal_since(self, serial: int) -> list[JournalRow]:
+        """Change-log rows after ``serial``, ascending (at most 50,000 per call).
+
+        Raises :class:`JournalRateLimited` when the index answers its rate-limit fault.
+        """
+        url, value = await self._xmlrpc("changelog_since_serial", serial)
+        return parse_rows(value, url=url)
+
+    async def _xmlrpc(self, method: str, *params: int) -> tuple[str, Any]:
+        url = f"{self._base}/pypi"
+        answer = await self._request(
+            "POST",
+            url,
+            headers={"Content-Type": "text/xml", "Accept": "text/xml"},
+            data=call_body(method, *params),
+            max_bytes=self._max_journal_bytes,
+        )
+        if answer.status != 200:
+            raise BadResponse(url, f"HTTP {answer.status} to XML-RPC {method}")
+        return url, parse_answer(answer.body, url=url)
+
     async def _get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> _Answer:
         """GET with retries. ``max_bytes=0`` means the body is not wanted and not read."""
+        return await self._request("GET", url, headers=headers, max_bytes=max_bytes)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        max_bytes: int,
+        data: bytes | None = None,
+    ) -> _Answer:
+        # Only idempotent calls come here (GETs and read-only XML-RPC), so retrying is safe.
         attempt = 0
         while True:
             delay: float | None = None
             try:
-                async with self._session.get(url, headers=dict(headers)) as resp:
+                async with self._session.request(
+                    method, url, headers=dict(headers), data=data
+                ) as resp:
                     if resp.status in _RETRY_STATUSES:
                         reason = f"HTTP {resp.status}"
                         delay = _retry_after(resp.headers.get("Retry-After"))

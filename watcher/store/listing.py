@@ -52,7 +52,11 @@ _TEMP = "TEMP TABLE"
 _TEMP_SUFFIX = {"sqlite": "", "postgresql": " ON COMMIT DROP"}
 _TEMP_TABLES = ("index_snapshot", "index_delta", "index_gone")
 
-# What the snapshot adds or changes, computed once per listing (one join over it).
+# What the snapshot adds or changes, computed once per listing (one join over it). Serials
+# only move forward: the change log may have stored a newer serial than this listing has
+# (then the listing is behind for that name, not ahead). A name the change log saw removed
+# carries the removal's serial, so a listing still showing its older self does not bring
+# it back; one a listing dropped comes back when a listing shows it again.
 _DELTA = """
 SELECT s.normalized_name, s.name, s.last_serial,
        CASE WHEN p.normalized_name IS NULL OR p.removed_at IS NOT NULL
@@ -60,26 +64,35 @@ SELECT s.normalized_name, s.name, s.last_serial,
 FROM index_snapshot s
 LEFT JOIN index_projects p ON p.normalized_name = s.normalized_name
 WHERE p.normalized_name IS NULL
-   OR p.removed_at IS NOT NULL
-   OR (s.last_serial IS NOT NULL AND (p.last_serial IS NULL OR s.last_serial > p.last_serial))
+   OR (p.removed_at IS NOT NULL
+       AND (s.last_serial IS NULL OR p.last_serial IS NULL OR s.last_serial >= p.last_serial))
+   OR (p.removed_at IS NULL AND s.last_serial IS NOT NULL
+       AND (p.last_serial IS NULL OR s.last_serial > p.last_serial))
 """
 
-# What the snapshot no longer lists (one anti-join).
+# What the snapshot no longer lists (one anti-join). A name stored with a serial newer
+# than the listing's (the change log saw it created after this listing) is not "gone".
 _GONE = """
 SELECT p.normalized_name FROM index_projects p
 WHERE p.removed_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM index_snapshot s WHERE s.normalized_name = p.normalized_name)
 """
+_GONE_BEFORE = " AND (p.last_serial IS NULL OR p.last_serial <= {serial:d})"
 
 
 async def load_snapshot(
-    conn: AsyncConnection, names: Sequence[bytes], serials: Sequence[int | None]
+    conn: AsyncConnection,
+    names: Sequence[bytes],
+    serials: Sequence[int | None],
+    *,
+    serial: int | None = None,
 ) -> int:
     """Bulk-load a listing (display names as the index gives them) into temporary tables of
     this transaction and diff it; return how many names it holds.
 
     After this, ``index_delta`` holds new and changed names and ``index_gone`` the names
     the listing no longer has; :func:`new_or_changed` and :func:`apply_snapshot` read them.
+    ``serial`` is the listing's own (global) serial, when it has one.
     Names are canonicalized and decoded batch by batch, so a million of them never exist
     as Python strings at once.
     """
@@ -122,7 +135,8 @@ async def load_snapshot(
             "CREATE INDEX ix_index_snapshot_name ON index_snapshot (normalized_name)"
         )
     await conn.exec_driver_sql(f"CREATE {_TEMP} index_delta{suffix} AS {_DELTA}")
-    await conn.exec_driver_sql(f"CREATE {_TEMP} index_gone{suffix} AS {_GONE}")
+    gone = _GONE + (_GONE_BEFORE.format(serial=serial) if serial is not None else "")
+    await conn.exec_driver_sql(f"CREATE {_TEMP} index_gone{suffix} AS {gone}")
     return len(names)
 
 

@@ -153,6 +153,27 @@ class IndexEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     normalized_name: Mapped[str] = mapped_column(NAME, index=True)
     name: Mapped[str] = mapped_column(NAME)
-    event: Mapped[str] = mapped_column(String(16))  # "new" or "changed"
+    # "new", "changed", "catalog" (a catalog entry added), "owner" (journal: roles changed)
+    event: Mapped[str] = mapped_column(String(16))
     serial: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What changed, in the index's words, when the journal said ("add Owner mallory").
+    detail: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(16))  # "journal"; None: the listing
+
+
+class JournalState(Base):
+    """The change-log cursor (one row): the last serial fully processed, and the backoff.
+
+    The cursor moves in the same transaction that stores what its rows changed, so a crash
+    repeats a page rather than skipping one.
+    """
+
+    __tablename__ = "journal_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

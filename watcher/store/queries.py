@@ -15,6 +15,7 @@ from watcher.store.models import (
     CatalogCheck,
     FeedState,
     Finding,
+    IndexProject,
     OutboxAlert,
     PublicProject,
     Release,
@@ -163,6 +164,32 @@ async def reopen_findings(session: AsyncSession, public_name: str, now: datetime
     return list(rows.scalars())
 
 
+async def resolve_open_findings(
+    session: AsyncSession, public_names: Iterable[str], now: datetime
+) -> list[tuple[str, str, str]]:
+    """Resolve the open findings of public names removed from the index.
+
+    Returns (public_name, internal_name, kind) of each finding resolved, sorted. Findings
+    are few next to a page of names, so the open ones are read and intersected here.
+    """
+    names = set(public_names)
+    if not names:
+        return []
+    rows = await session.execute(
+        select(Finding.id, Finding.public_name, Finding.internal_name, Finding.kind).where(
+            Finding.status == "open"
+        )
+    )
+    hit = sorted((r[1], r[2], r[3], r[0]) for r in rows if r[1] in names)
+    if hit:
+        await session.execute(
+            update(Finding)
+            .where(Finding.id.in_([h[3] for h in hit]))
+            .values(status="resolved", updated_at=now)
+        )
+    return [(h[0], h[1], h[2]) for h in hit]
+
+
 async def findings_for(session: AsyncSession, public_name: str) -> list[Finding]:
     """Findings recorded for one public name."""
     rows = await session.execute(
@@ -287,3 +314,26 @@ async def mark_checked(
         .values(normalized_name=normalized_name, entry=entry, found=found, checked_at=now)
         .on_conflict_do_nothing(index_elements=["normalized_name", "entry"])
     )
+
+
+# --- stored listing ----------------------------------------------------------------------
+
+
+async def upsert_listing_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or update stored-listing rows (keys of :class:`IndexProject`) in bulk.
+
+    A row only overwrites a stored one with an older serial: a journal page and a listing
+    may arrive in either order, and the newer knowledge wins.
+    """
+    table = IndexProject.__table__
+    stmt = _insert(session, table)  # type: ignore[arg-type]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["normalized_name"],
+        set_={
+            "name": stmt.excluded.name,
+            "last_serial": stmt.excluded.last_serial,
+            "removed_at": stmt.excluded.removed_at,
+        },
+        where=(table.c.last_serial.is_(None)) | (stmt.excluded.last_serial > table.c.last_serial),
+    )
+    await session.execute(stmt, rows)

@@ -216,13 +216,15 @@ async def test_simple_index_json_and_html(index: FakeIndex, http: aiohttp.Client
     assert status == 200
     assert headers["Content-Type"] == SIMPLE_JSON
     assert headers["Vary"] == "Accept"
-    assert headers["X-PyPI-Last-Serial"] == str(index.serial) == "3"
+    # Each change writes journal rows with a serial each (create, add Owner, new release,
+    # add source file), so the three projects end at serials 4, 8 and 10.
+    assert headers["X-PyPI-Last-Serial"] == str(index.serial) == "10"
     doc = json.loads(body)
-    assert doc["meta"] == {"_last-serial": 3, "api-version": "1.4"}
+    assert doc["meta"] == {"_last-serial": 10, "api-version": "1.4"}
     assert doc["projects"] == [
-        {"_last-serial": 2, "name": "Acme.Utils"},
-        {"_last-serial": 3, "name": "middle"},
-        {"_last-serial": 1, "name": "Zeta"},
+        {"_last-serial": 8, "name": "Acme.Utils"},
+        {"_last-serial": 10, "name": "middle"},
+        {"_last-serial": 4, "name": "Zeta"},
     ]
     status, body, _ = await _get(
         http, url, Accept=SIMPLE_JSON, **{"If-None-Match": headers["ETag"]}
@@ -267,7 +269,7 @@ async def test_simple_project(index: FakeIndex, http: aiohttp.ClientSession) -> 
     status, body, _ = await _get(http, f"{base}/simple/acme-utils/")
     text = body.decode()
     assert re.search(r'<a href="[^"]+/acme_utils-1\.0\.tar\.gz#sha256=[0-9a-f]{64}">', text)
-    assert text.rstrip().endswith("<!--SERIAL 1-->")
+    assert text.rstrip().endswith(f"<!--SERIAL {headers['X-PyPI-Last-Serial']}-->")
 
     index.remove_project("Acme.Utils")
     status, _, _ = await _get(http, f"{base}/simple/acme-utils/")

@@ -64,6 +64,8 @@ def neighbours(draw: st.DrawFn, name: str) -> str:
     op = draw(
         st.sampled_from(("edit", "alike", "glue", "split", "reorder", "affix", "drop", "other"))
     )
+    if len(name) < 2:  # a second edit can leave one character or none: nothing to edit
+        return draw(names)
     parts = name.split("-")
     if op == "edit":  # insertion, deletion, substitution or swap, anywhere
         i = draw(st.integers(0, len(name)))

@@ -25,6 +25,7 @@ async def make_client(fake_index: FakeIndex) -> AsyncIterator[MakeClient]:
         timeout: float = 5.0,
         max_feed_bytes: int = MiB,
         max_json_bytes: int = MiB,
+        max_journal_bytes: int = MiB,
     ) -> IndexClient:
         session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -38,6 +39,7 @@ async def make_client(fake_index: FakeIndex) -> AsyncIterator[MakeClient]:
             backoff=0.01,
             max_feed_bytes=max_feed_bytes,
             max_json_bytes=max_json_bytes,
+            max_journal_bytes=max_journal_bytes,
         )
 
     try:

@@ -22,6 +22,7 @@ class MakeClient(Protocol):
         timeout: float = 5.0,
         max_feed_bytes: int = MiB,
         max_json_bytes: int = MiB,
+        max_journal_bytes: int = MiB,
     ) -> IndexClient: ...
 
 

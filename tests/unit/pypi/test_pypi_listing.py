@@ -20,7 +20,8 @@ async def test_listing_names_and_serials_then_304(
     listing = await client.fetch_index()
     assert listing is not None
     assert listing.names == [b"Acme.Utils", b"foo_bar"]
-    assert listing.serials == [1, 2]
+    # Journal rows: create, add Owner, new release, add file (4); create, add Owner (6).
+    assert listing.serials == [4, 6]
     assert listing.serial == fake_index.serial
     assert await client.fetch_index(etag=listing.etag) is None
 

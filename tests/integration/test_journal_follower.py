@@ -1,0 +1,254 @@
+"""The opt-in change log: create, removal and role-change rows through the same pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import SettingsFactory, running
+from tests.fakes.pypi import FakeIndex, billion_laughs_feed
+from tests.fakes.slack import FakeSlack
+from watcher.catalog import load_catalog_file
+from watcher.errors import BadResponse
+from watcher.journal import JournalFollower
+from watcher.matching import build_matcher
+from watcher.pypi import IndexClient
+from watcher.store import Database, queries
+from watcher.store.models import IndexProject, JournalState, OutboxAlert
+from watcher.watch import Watch
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Rig:
+    watch: Watch
+    follower: JournalFollower
+    clock: Clock
+    db: Database
+
+
+@pytest.fixture
+async def rig(db: Database, fake_index: FakeIndex, catalog_file: Path) -> AsyncIterator[Rig]:
+    catalog = load_catalog_file(catalog_file)
+    clock = Clock()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        client = IndexClient(session, fake_index.base_url, retries=0)
+        matcher = build_matcher(catalog)
+        watch = Watch(db, client, catalog, matcher, clock=clock)
+        follower = JournalFollower(db, client, watch, matcher, page_rows=50, clock=clock)
+        yield Rig(watch, follower, clock, db)
+
+
+async def _alerts(db: Database, prefix: str) -> list[dict[str, Any]]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(OutboxAlert.payload)
+            .where(OutboxAlert.event_key.like(prefix + "%"))
+            .order_by(OutboxAlert.id)
+        )
+        return list(rows.scalars())
+
+
+async def _cursor(db: Database) -> JournalState | None:
+    async with db.transaction() as session:
+        return await session.get(JournalState, 1)
+
+
+async def test_create_owner_change_remove_and_return_drive_the_pipeline(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    fake_index.add_release("harmless", "1.0")
+    first = await rig.follower.poll()
+    # A first run starts at the log's newest serial: the reconcile covers what came before.
+    assert (first.rows, first.new_alerts) == (0, 0)
+    state = await _cursor(rig.db)
+    assert state is not None
+    assert state.serial == fake_index.serial
+
+    fake_index.add_release("acme-evil", "1.0", owners=("squatter",))
+    report = await rig.follower.poll()
+    assert (report.matched, report.new_alerts) == (1, 1)
+    [new] = await _alerts(rig.db, "new:acme-evil")
+    assert new["source"] == "journal"
+    assert new["text"].startswith("Possible squat on PyPI: acme-evil 1.0 collides with")
+
+    fake_index.set_owners("acme-evil", ["squatter", "mallory"])
+    report = await rig.follower.poll()
+    assert report.new_alerts == 1
+    [owner] = await _alerts(rig.db, "owner:acme-evil")
+    assert owner["event"] == "owner"
+    assert owner["change"] == "add Owner mallory"
+    assert owner["text"].startswith(
+        "Ownership changed on a reported squat on PyPI: acme-evil 1.0 (add Owner mallory)"
+    )
+    assert owner["owners"] == ["squatter", "mallory"]
+    async with rig.db.transaction() as session:
+        assert len(await queries.findings_for(session, "acme-evil")) == 1  # no new finding
+
+    fake_index.remove_project("acme-evil")
+    report = await rig.follower.poll()
+    assert (report.removed, report.resolved) == (1, 1)
+    [removed] = await _alerts(rig.db, "removed:acme-evil")
+    assert removed["text"].startswith("Removed from PyPI: acme-evil is gone")
+    async with rig.db.transaction() as session:
+        assert {f.status for f in await queries.findings_for(session, "acme-evil")} == {"resolved"}
+        stored = await session.get(IndexProject, "acme-evil")
+        assert stored is not None
+        assert stored.removed_at is not None
+
+    fake_index.add_release("acme-evil", "6.6.6")
+    assert (await rig.follower.poll()).new_alerts == 1
+    [back] = await _alerts(rig.db, "reopened:acme-evil")
+    assert back["text"].startswith("Squat back on PyPI: acme-evil 6.6.6")
+
+    # Nothing was counted twice, and a poll with nothing new does nothing.
+    assert (await rig.follower.poll()).rows == 0
+    assert len(await _alerts(rig.db, "")) == 4
+
+
+async def test_the_reconcile_does_not_repeat_or_undo_what_the_log_did(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    fake_index.add_release("acme-one", "1.0")
+    assert (await rig.watch.reconcile()).new_alerts == 1
+    await rig.follower.poll()  # starts at the listing's serial
+    fake_index.add_release("noise", "1.0")
+    fake_index.freeze_listing()  # a cache keeps this listing while the index moves on
+
+    fake_index.add_release("acme-two", "1.0")
+    fake_index.remove_project("acme-one")
+    report = await rig.follower.poll()
+    assert (report.new_alerts, report.resolved) == (1, 1)
+    alerts = len(await _alerts(rig.db, ""))
+
+    # The cached listing is newer than the one applied, so it is not refused as stale; it
+    # still shows acme-one (removed since) and not acme-two (created since). Applying it
+    # must neither bring acme-one back nor remove acme-two.
+    cached = await rig.watch.reconcile()
+    # (noise is not new either: the log already stored it.)
+    assert (cached.new, cached.removed, cached.matched, cached.resolved) == (0, 0, 0, 0)
+    async with rig.db.transaction() as session:
+        one = await session.get(IndexProject, "acme-one")
+        two = await session.get(IndexProject, "acme-two")
+        assert one is not None
+        assert one.removed_at is not None
+        assert two is not None
+        assert two.removed_at is None
+        assert {f.status for f in await queries.findings_for(session, "acme-one")} == {"resolved"}
+
+    # The fresh listing agrees with the log: nothing left to report.
+    fake_index.thaw_listing()
+    fresh = await rig.watch.reconcile()
+    assert (fresh.new, fresh.removed, fresh.matched, fresh.new_alerts) == (0, 0, 0, 0)
+    assert len(await _alerts(rig.db, "")) == alerts
+
+
+async def test_a_rate_limit_fault_backs_off_and_keeps_the_cursor(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    await rig.follower.poll()
+    state = await _cursor(rig.db)
+    assert state is not None
+    start = state.serial
+
+    fake_index.add_release("acme-late", "1.0")
+    fake_index.rate_limit_journal(2)
+    report = await rig.follower.poll()
+    assert report.rate_limited
+    state = await _cursor(rig.db)
+    assert state is not None
+    assert (state.serial, state.failures) == (start, 1)
+    assert state.retry_at == rig.clock.now + timedelta(seconds=60)
+    assert "HTTPTooManyRequests" in (state.last_error or "")
+
+    # While backing off, the index is not asked at all.
+    calls = len([r for r in fake_index.requests if r.method == "POST"])
+    assert (await rig.follower.poll()).backing_off
+    assert len([r for r in fake_index.requests if r.method == "POST"]) == calls
+
+    # The second fault in a row doubles the wait.
+    rig.clock.now += timedelta(seconds=61)
+    assert (await rig.follower.poll()).rate_limited
+    state = await _cursor(rig.db)
+    assert state is not None
+    assert (state.serial, state.failures) == (start, 2)
+    assert state.retry_at == rig.clock.now + timedelta(seconds=120)
+
+    rig.clock.now += timedelta(seconds=121)
+    report = await rig.follower.poll()
+    assert report.new_alerts == 1
+    state = await _cursor(rig.db)
+    assert state is not None
+    assert (state.serial, state.failures, state.retry_at) == (fake_index.serial, 0, None)
+    assert len(await _alerts(rig.db, "new:acme-late")) == 1
+
+
+async def test_a_long_log_is_read_page_by_page(rig: Rig, fake_index: FakeIndex) -> None:
+    await rig.follower.poll()
+    fake_index.journal_page = 50  # the follower was built with page_rows=50
+    for n in range(60):
+        fake_index.add_release(f"noise-{n}", "1.0")  # 4 rows each: 240 rows
+    fake_index.add_release("acme-deep", "1.0")
+    report = await rig.follower.poll()
+    assert report.rows == 244
+    assert report.pages == 5
+    assert report.new_alerts == 1
+    async with rig.db.transaction() as session:
+        count = len((await session.execute(select(IndexProject.normalized_name))).all())
+    assert count == 61
+
+
+async def test_a_hostile_answer_is_refused_and_the_cursor_kept(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    await rig.follower.poll()
+    state = await _cursor(rig.db)
+    assert state is not None
+    fake_index.add_release("acme-later", "1.0")
+    fake_index.set_body("/pypi", billion_laughs_feed(), content_type="text/xml")
+    with pytest.raises(BadResponse):
+        await rig.follower.poll()
+    after = await _cursor(rig.db)
+    assert after is not None
+    assert after.serial == state.serial
+    fake_index.set_body("/pypi", None)
+    assert (await rig.follower.poll()).new_alerts == 1
+
+
+async def test_daemon_posts_owner_changes_and_removals_seen_only_in_the_log(
+    make_settings: SettingsFactory, fake_index: FakeIndex, fake_slack: FakeSlack
+) -> None:
+    settings = make_settings(
+        poll_interval=0.5, reconcile_interval=3600, journal=True, journal_interval=0.5
+    )
+    async with running(settings):
+        await asyncio.sleep(1.0)
+        fake_index.add_release("acme-squat", "1.0")
+        await fake_slack.wait_for_messages(1, timeout=5)
+        # Neither feed shows a role change or a removal; only the change log does.
+        fake_index.set_owners("acme-squat", ["someone", "mallory"])
+        await fake_slack.wait_for_messages(2, timeout=5)
+        fake_index.remove_project("acme-squat")
+        messages = await fake_slack.wait_for_messages(3, timeout=5)
+        await asyncio.sleep(1.5)
+    assert len(fake_slack.messages) == 3
+    assert "Possible squat on PyPI: acme-squat 1.0" in messages[0]["text"]
+    assert "(add Owner mallory)" in messages[1]["text"]
+    assert messages[2]["text"].startswith("Removed from PyPI: acme-squat is gone")

@@ -1,0 +1,327 @@
+"""Following the index's change log (opt-in, ``WATCHER_JOURNAL=true``).
+
+The XML-RPC journal is the only gap-free stream of what happens on the index: every
+``create``, release, ``remove project`` and role change has a serial. Each page of rows is
+folded into one change per project, and ONE transaction then
+
+- updates the stored listing (``index_projects``: names, serials, removals), so the next
+  whole-index reconcile does not report the same changes again;
+- resolves the findings of removed projects and queues their Slack notes;
+- records the matched changes as ``index_events`` (the reconcile's own queue); and
+- moves the cursor past the page.
+
+A crash repeats a page, never skips one. :meth:`Watch.process_index_events` turns the
+events into alerts, through the same pipeline as feed items. The index rate-limits XML-RPC:
+its fault -32500 backs the follower off (persisted, so a restart honours it) and leaves the
+cursor where it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watcher.errors import InvalidName, JournalRateLimited
+from watcher.matching import Matcher
+from watcher.names import canonical
+from watcher.pypi import IndexClient
+from watcher.pypi.journal import JournalRow
+from watcher.store import Database, queries
+from watcher.store.base import utcnow
+from watcher.store.models import IndexEvent, IndexProject, IndexState, JournalState
+from watcher.watch import Watch
+
+log = logging.getLogger(__name__)
+
+PAGE_ROWS = 50_000  # the most rows the index returns per call: a full page means "ask again"
+_BACKOFF_START = 60.0
+# Role changes, in the words the index's journal uses ("add Owner alice",
+# "remove Maintainer bob", "accepted Owner carol", "change Owner dave to Maintainer").
+_ROLE_CHANGE = re.compile(r"^(add|remove|accepted|change) (Owner|Maintainer) ")
+_DETAIL_MAX = 300
+
+
+@dataclass
+class ProjectChange:
+    """What one page of rows did to one project, folded in serial order."""
+
+    name: str  # display spelling of the newest row
+    serial: int  # newest serial of the project in the page
+    exists: bool = True  # False when the newest create/remove row is a removal
+    created: bool = False  # a create row after the last removal
+    roles: list[str] = field(default_factory=list)  # role changes since the last create
+
+    @property
+    def event(self) -> str:
+        """The index event this change becomes, when it matches the catalog."""
+        if self.created:
+            return "new"
+        return "owner" if self.roles else "changed"
+
+    @property
+    def detail(self) -> str | None:
+        """Role changes in the index's words, clipped (they end up in a Slack message).
+
+        None for a created project: its first owners are part of its creation.
+        """
+        if not self.roles or self.created:
+            return None
+        text = "; ".join(self.roles)
+        return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
+
+
+def fold(rows: list[JournalRow]) -> dict[str, ProjectChange]:
+    """One change per project (canonical name) from rows in ascending serial order.
+
+    Rows whose name is not a valid project name are dropped with a warning: they cannot
+    match anything, and the index does not create such projects.
+    """
+    changes: dict[str, ProjectChange] = {}
+    invalid = 0
+    for row in rows:
+        try:
+            norm = canonical(row.name)
+        except InvalidName:
+            invalid += 1
+            continue
+        change = changes.get(norm)
+        if change is None:
+            change = changes[norm] = ProjectChange(name=row.name, serial=row.serial)
+        change.name, change.serial = row.name, max(change.serial, row.serial)
+        if row.action == "create":
+            change.exists, change.created, change.roles = True, True, []
+        elif row.action == "remove project":
+            change.exists, change.created, change.roles = False, False, []
+        elif _ROLE_CHANGE.match(row.action):
+            change.roles.append(_printable(row.action))
+        else:
+            change.exists = True  # a release or file row: the project is there
+    if invalid:
+        log.warning("change log had %d rows with invalid project names; ignored", invalid)
+    return changes
+
+
+@dataclass
+class JournalReport:
+    """What one run of the follower did."""
+
+    rows: int = 0
+    pages: int = 0
+    serial: int | None = None
+    matched: int = 0
+    removed: int = 0
+    resolved: int = 0
+    new_alerts: int = 0
+    rate_limited: bool = False
+    backing_off: bool = False
+
+
+class JournalFollower:
+    """Reads the change log from its stored cursor and feeds changes into the pipeline."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: IndexClient,
+        watch: Watch,
+        matcher: Matcher,
+        *,
+        max_pages: int = 20,
+        page_rows: int = PAGE_ROWS,
+        max_backoff: float = 3600.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._watch = watch
+        self._matcher = matcher
+        self._max_pages = max_pages
+        self._page_rows = page_rows
+        self._max_backoff = max_backoff
+        self._clock = clock
+        # Backoff before any cursor exists (rate-limited asking where to start).
+        self._retry_at: datetime | None = None
+        self._failures = 0
+
+    async def poll(self) -> JournalReport:
+        """Read pages after the cursor (up to ``max_pages``) and process them.
+
+        Raises :class:`IndexClientError` for failures other than the rate limit (which is
+        handled here: the backoff is stored and the run ends).
+        """
+        report = JournalReport()
+        async with self._db.transaction() as session:
+            state = await session.get(JournalState, 1)
+        retry_at = state.retry_at if state is not None else self._retry_at
+        if retry_at is not None and self._clock() < retry_at:
+            report.backing_off = True
+            return report
+        try:
+            if state is None:
+                cursor = await self._start_serial()
+                await self._save_cursor(cursor)
+            else:
+                cursor = state.serial
+            while report.pages < self._max_pages:
+                rows = await self._client.journal_since(cursor)
+                report.pages += 1
+                if rows and rows[0].serial <= cursor:
+                    # Always asked for "> cursor": rows at or below it mean a broken answer.
+                    rows = [row for row in rows if row.serial > cursor]
+                if not rows:
+                    await self._save_cursor(cursor)
+                    break
+                await self._apply(rows, report)
+                cursor = report.serial = rows[-1].serial
+                report.rows += len(rows)
+                if len(rows) < self._page_rows:
+                    break
+        except JournalRateLimited as exc:
+            report.rate_limited = True
+            await self._back_off(exc)
+            return report
+        report.new_alerts = await self._watch.process_index_events()
+        if report.rows:
+            log.info(
+                "change log: %d rows up to serial %s, %d matched, %d removed, %d new alerts",
+                report.rows,
+                report.serial,
+                report.matched,
+                report.removed,
+                report.new_alerts,
+            )
+        return report
+
+    async def _start_serial(self) -> int:
+        """Where a first run starts: the last listing applied, else the log's newest serial.
+
+        Everything before that is covered by the whole-index reconcile.
+        """
+        async with self._db.transaction() as session:
+            index = await session.get(IndexState, 1)
+        if index is not None and index.serial is not None:
+            return index.serial
+        return await self._client.journal_last_serial()
+
+    async def _apply(self, rows: list[JournalRow], report: JournalReport) -> None:
+        changes = fold(rows)
+        matched = {m.public_name for m in self._matcher.match_many(list(changes))}
+        now = self._clock()
+        async with self._db.transaction() as session:
+            # Serials the stored listing already has: a newer listing already reported them.
+            stored = await _stored_serials(session, [n for n in changes if n in matched])
+            await _store_listing(session, changes, now)
+            gone = [n for n, c in changes.items() if not c.exists]
+            report.removed += len(gone)
+            resolved = await queries.resolve_open_findings(session, gone, now)
+            for public, group in groupby(resolved, key=lambda row: row[0]):
+                serial = changes[public].serial
+                report.resolved += await self._watch.announce_removed(
+                    session, list(group), serial, now
+                )
+            events: list[dict[str, Any]] = [
+                {
+                    "normalized_name": norm,
+                    "name": change.name,
+                    "serial": change.serial,
+                    "event": change.event,
+                    "detail": change.detail,
+                    "source": "journal",
+                    "created_at": now,
+                }
+                for norm, change in changes.items()
+                if norm in matched and change.exists and change.serial > stored.get(norm, -1)
+            ]
+            if events:
+                await session.execute(insert(IndexEvent), events)
+            report.matched += len(events)
+            await _save_state(session, rows[-1].serial, now)
+
+    async def _save_cursor(self, serial: int) -> None:
+        async with self._db.transaction() as session:
+            await _save_state(session, serial, self._clock())
+        self._failures, self._retry_at = 0, None
+
+    async def _back_off(self, exc: JournalRateLimited) -> None:
+        """Wait longer after each fault in a row (stored with the cursor, which stays)."""
+        now = self._clock()
+        async with self._db.transaction() as session:
+            state = await session.get(JournalState, 1)
+            failures = (state.failures if state is not None else self._failures) + 1
+            wait = min(_BACKOFF_START * 2 ** (failures - 1), self._max_backoff)
+            if exc.retry_after is not None:
+                wait = min(max(wait, exc.retry_after), self._max_backoff)
+            retry_at = now + timedelta(seconds=wait)
+            if state is None:
+                # Refused before a cursor existed: nothing to keep but the wait.
+                self._failures, self._retry_at = failures, retry_at
+            else:
+                await session.execute(
+                    update(JournalState)
+                    .where(JournalState.id == 1)
+                    .values(
+                        failures=failures,
+                        retry_at=retry_at,
+                        last_error=str(exc)[:1000],
+                        updated_at=now,
+                    )
+                )
+        log.warning(
+            "change log rate-limited (%d in a row); next call in %.0f s, cursor kept at %s",
+            failures,
+            wait,
+            state.serial if state is not None else "none yet",
+        )
+
+
+async def _stored_serials(session: AsyncSession, names: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(names), 500):
+        rows = await session.execute(
+            select(IndexProject.normalized_name, IndexProject.last_serial).where(
+                IndexProject.normalized_name.in_(names[start : start + 500]),
+                IndexProject.removed_at.is_(None),
+            )
+        )
+        found.update({str(n): int(s) for n, s in rows if s is not None})
+    return found
+
+
+async def _store_listing(
+    session: AsyncSession, changes: dict[str, ProjectChange], now: datetime
+) -> None:
+    """Bring the stored listing up to the page: one bulk upsert, newer serials only."""
+    rows = [
+        {
+            "normalized_name": norm,
+            "name": change.name,
+            "last_serial": change.serial,
+            "first_seen_at": now,
+            "removed_at": None if change.exists else now,
+        }
+        for norm, change in changes.items()
+    ]
+    if rows:
+        await queries.upsert_listing_rows(session, rows)
+
+
+async def _save_state(session: AsyncSession, serial: int, now: datetime) -> None:
+    values = {"serial": serial, "failures": 0, "retry_at": None, "last_error": None}
+    updated = await session.execute(
+        update(JournalState).where(JournalState.id == 1).values(updated_at=now, **values)
+    )
+    if not updated.rowcount:  # type: ignore[attr-defined]
+        await session.execute(insert(JournalState).values(id=1, updated_at=now, **values))
+
+
+def _printable(text: str) -> str:
+    # Role changes end up in Slack: keep them to one plain line.
+    return "".join(ch if ch.isprintable() else " " for ch in text)
