@@ -1,4 +1,4 @@
-"""journal cursor
+"""journal cursor; index_projects clustered by name on SQLite
 
 Revision ID: 0003
 Revises: 0002
@@ -29,12 +29,23 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_state")),
     )
+    if op.get_bind().dialect.name == "sqlite":
+        # Copy the table into a WITHOUT ROWID one (clustered on its primary key, the name).
+        with op.batch_alter_table(
+            "index_projects", recreate="always", table_kwargs={"sqlite_with_rowid": False}
+        ):
+            pass
     with op.batch_alter_table("index_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("detail", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table(
+            "index_projects", recreate="always", table_kwargs={"sqlite_with_rowid": True}
+        ):
+            pass
     with op.batch_alter_table("index_events", schema=None) as batch_op:
         batch_op.drop_column("source")
         batch_op.drop_column("detail")

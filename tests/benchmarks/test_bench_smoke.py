@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.benchmarks import bench_matching
+from tests.benchmarks import bench_listing, bench_matching
 
 
 def test_benchmark_runs_and_finds_every_planted_lookalike(
@@ -27,3 +27,19 @@ def test_benchmark_runs_and_finds_every_planted_lookalike(
     assert figure("brute-force pairs (OSA<=1) missing from the scan") == 0
     assert figure("  ratio to baseline") > 0
     assert figure("lookup proposed name vs public index p99") > 0
+
+
+def test_listing_benchmark_runs_and_diffs_exactly(capfd: pytest.CaptureFixture[str]) -> None:
+    bench_listing.main(["--projects", "5000"])
+    out = capfd.readouterr().out
+    diffs = re.findall(r"^    new ([\d,]+), changed ([\d,]+), removed ([\d,]+)$", out, re.MULTILINE)
+    counts = [tuple(int(n.replace(",", "")) for n in d) for d in diffs]
+    assert len(counts) == 3, out
+    initial, unchanged, changed = counts
+    assert initial[1:] == (0, 0)
+    assert initial[0] > 4_000  # the corpus drops names that canonicalize alike
+    assert unchanged == (0, 0, 0)
+    # At this size: 6 projects replaced by new ones, up to 12 serials moved on the others.
+    assert changed[0] == changed[2] == 6
+    assert 6 <= changed[1] <= 12
+    assert len(re.findall(r"^    [\d.]+x the baseline$", out, re.MULTILINE)) == 3

@@ -194,3 +194,35 @@ async def _count_is(db: Database, n: int, *where: object) -> bool:
 
 async def _attempted(fake_slack: FakeSlack, n: int) -> bool:
     return sum(1 for method, _ in fake_slack.calls if method == "chat.postMessage") >= n
+
+
+async def test_sigkill_mid_change_log_read_then_restart_posts_the_change_once(
+    make_settings: SettingsFactory,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    db: Database,
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(journal=True, journal_interval=0.5, reconcile_interval=3600)
+    log = tmp_path / "daemon.log"
+    async with daemon(settings, log) as first:
+        await until(lambda: _polled(db), 15, "the first poll")
+        fake_index.add_release("acme-crash", "1.0")
+        await fake_slack.wait_for_messages(1, timeout=15)
+        # A role change only the change log shows; the daemon dies while reading it (before
+        # the page commits, or after it, while fetching the project's details).
+        seen = len(fake_index.requests)
+        fake_index.set_owners("acme-crash", ["someone", "mallory"])
+        fake_index.delay = 5.0
+
+        async def log_read() -> bool:
+            return any(r.method == "POST" for r in fake_index.requests[seen:])
+
+        await until(log_read, 10, "a change-log call in flight")
+        await first.kill()
+    fake_index.delay = 0.0
+    async with daemon(settings, log):
+        await fake_slack.wait_for_messages(2, timeout=20)
+        await asyncio.sleep(2.0)
+    assert len(fake_slack.messages) == 2
+    assert "(add Owner mallory)" in fake_slack.messages[1]["text"]

@@ -102,6 +102,16 @@ async def test_create_owner_change_remove_and_return_drive_the_pipeline(
     async with rig.db.transaction() as session:
         assert len(await queries.findings_for(session, "acme-evil")) == 1  # no new finding
 
+    # A new release (seen only in the log here) is one update, not a new finding.
+    fake_index.add_release("acme-evil", "2.0")
+    assert (await rig.follower.poll()).new_alerts == 1
+    [release] = await _alerts(rig.db, "release:acme-evil")
+    assert release["text"].startswith("New release of a reported squat on PyPI: acme-evil 2.0")
+    async with rig.db.transaction() as session:
+        history = await queries.project_history(session, "acme-evil")
+    assert [r.version for r in history] == ["1.0", "2.0"]
+    assert {r.source for r in history} == {"journal"}
+
     fake_index.remove_project("acme-evil")
     report = await rig.follower.poll()
     assert (report.removed, report.resolved) == (1, 1)
@@ -120,7 +130,7 @@ async def test_create_owner_change_remove_and_return_drive_the_pipeline(
 
     # Nothing was counted twice, and a poll with nothing new does nothing.
     assert (await rig.follower.poll()).rows == 0
-    assert len(await _alerts(rig.db, "")) == 4
+    assert len(await _alerts(rig.db, "")) == 5
 
 
 async def test_the_reconcile_does_not_repeat_or_undo_what_the_log_did(

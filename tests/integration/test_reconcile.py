@@ -194,3 +194,27 @@ async def test_a_prefix_added_to_the_catalog_is_matched_against_stored_names_at_
         assert await later.check_catalog() == 0
     finally:
         await watch._test_session.close()  # type: ignore[attr-defined]
+
+
+async def test_a_listing_with_two_spellings_of_one_name_is_applied_once(
+    watch: Watch, db: Database, fake_index: FakeIndex
+) -> None:
+    # The index never lists one canonical name twice; a broken mirror might, and that
+    # must not make every reconcile fail.
+    body = (
+        b'{"meta":{"_last-serial":9,"api-version":"1.4"},"projects":['
+        b'{"_last-serial":3,"name":"Acme.Dup"},{"_last-serial":7,"name":"acme_dup"},'
+        b'{"_last-serial":5,"name":"other"}]}'
+    )
+    fake_index.set_body("/simple/", body, content_type="application/vnd.pypi.simple.v1+json")
+    try:
+        report = await watch.reconcile()
+        assert (report.new, report.matched, report.new_alerts) == (2, 1, 1)
+        async with db.transaction() as session:
+            rows = (await session.execute(select(IndexProject))).scalars().all()
+        assert sorted((r.normalized_name, r.last_serial) for r in rows) == [
+            ("acme-dup", 7),
+            ("other", 5),
+        ]
+    finally:
+        await watch._test_session.close()  # type: ignore[attr-defined]

@@ -57,18 +57,38 @@ _TEMP_TABLES = ("index_snapshot", "index_delta", "index_gone")
 # (then the listing is behind for that name, not ahead). A name the change log saw removed
 # carries the removal's serial, so a listing still showing its older self does not bring
 # it back; one a listing dropped comes back when a listing shows it again.
+#
+# A listing should never hold one canonical name twice; if a broken one does, the spelling
+# with the highest serial wins (two rows for one name would make the upsert fail).
 _DELTA = """
-SELECT s.normalized_name, s.name, s.last_serial,
+SELECT {distinct} s.normalized_name, s.name, {serial} AS last_serial,
        CASE WHEN p.normalized_name IS NULL OR p.removed_at IS NOT NULL
             THEN 'new' ELSE 'changed' END AS event
-FROM index_snapshot s
+FROM index_snapshot s{snapshot_index}
 LEFT JOIN index_projects p ON p.normalized_name = s.normalized_name
 WHERE p.normalized_name IS NULL
    OR (p.removed_at IS NOT NULL
        AND (s.last_serial IS NULL OR p.last_serial IS NULL OR s.last_serial >= p.last_serial))
    OR (p.removed_at IS NULL AND s.last_serial IS NOT NULL
        AND (p.last_serial IS NULL OR s.last_serial > p.last_serial))
-"""
+{tail}"""
+_DELTA_PARTS = {
+    # SQLite: walk the snapshot in name order (its index), so that the lookups into the
+    # stored listing (clustered by name) and the anti-join below go in order too. Grouping
+    # follows that order for free; max() picks the bare columns' row.
+    "sqlite": {
+        "distinct": "",
+        "serial": "max(s.last_serial)",
+        "snapshot_index": " INDEXED BY ix_index_snapshot_name",
+        "tail": "GROUP BY s.normalized_name\n",
+    },
+    "postgresql": {
+        "distinct": "DISTINCT ON (s.normalized_name)",
+        "serial": "s.last_serial",
+        "snapshot_index": "",
+        "tail": "ORDER BY s.normalized_name, s.last_serial DESC NULLS LAST\n",
+    },
+}
 
 # What the snapshot no longer lists (one anti-join). A name stored with a serial newer
 # than the listing's (the change log saw it created after this listing) is not "gone".
@@ -131,10 +151,12 @@ async def load_snapshot(
         await conn.exec_driver_sql("ANALYZE index_snapshot")
     else:
         # SQLite joins through indexes; built after the load: one sort, not 1M updates.
+        # With the serial in it, the diff reads the snapshot's rows only for changed names.
         await conn.exec_driver_sql(
-            "CREATE INDEX ix_index_snapshot_name ON index_snapshot (normalized_name)"
+            "CREATE INDEX ix_index_snapshot_name ON index_snapshot (normalized_name, last_serial)"
         )
-    await conn.exec_driver_sql(f"CREATE {_TEMP} index_delta{suffix} AS {_DELTA}")
+    delta = _DELTA.format(**_DELTA_PARTS[dialect])
+    await conn.exec_driver_sql(f"CREATE {_TEMP} index_delta{suffix} AS {delta}")
     gone = _GONE + (_GONE_BEFORE.format(serial=serial) if serial is not None else "")
     await conn.exec_driver_sql(f"CREATE {_TEMP} index_gone{suffix} AS {gone}")
     return len(names)

@@ -118,9 +118,14 @@ class CatalogCheck(Base):
 
 
 class IndexProject(Base):
-    """Every project name on the public index, with its serial: the reconcile's memory."""
+    """Every project name on the public index, with its serial: the reconcile's memory.
+
+    On SQLite the table is clustered on the name (``WITHOUT ROWID``): the reconcile's diff
+    walks it and the listing in the same order, which keeps a million lookups cache-warm.
+    """
 
     __tablename__ = "index_projects"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - SQLAlchemy's own form
 
     normalized_name: Mapped[str] = mapped_column(NAME, primary_key=True)
     name: Mapped[str] = mapped_column(NAME)
