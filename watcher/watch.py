@@ -128,11 +128,6 @@ class Watch:
             # The feed window moved past everything we saw last time: items may have been
             # missed. The index reconcile is the safety net for that window.
             report.gap = True
-            log.warning(
-                "%s feed overflowed since the last poll (%s no longer listed)",
-                kind,
-                previous_newest,
-            )
 
         fresh = [item for item in reversed(page.items) if item.key not in seen]
         report.new_items = len(fresh)
@@ -145,7 +140,16 @@ class Watch:
 
         async with self._db.transaction() as session:
             report.new_alerts = await self._record(session, observations, now)
-            await queries.save_feed_state(session, kind, etag=page.etag, seen_keys=keys, now=now)
+            gaps = await queries.save_feed_state(
+                session, kind, etag=page.etag, seen_keys=keys, now=now, gap=report.gap
+            )
+        if report.gap:
+            log.warning(
+                "%s feed overflowed since the last poll (%s no longer listed; gap %d so far)",
+                kind,
+                previous_newest,
+                gaps,
+            )
         if observations or fresh:
             log.info(
                 "%s feed: %d new items, %d matched, %d new alerts",

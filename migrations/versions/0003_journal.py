@@ -1,4 +1,4 @@
-"""journal cursor; index_projects clustered by name on SQLite
+"""journal cursor; feed gap counter; index_projects clustered by name on SQLite
 
 Revision ID: 0003
 Revises: 0002
@@ -35,6 +35,8 @@ def upgrade() -> None:
             "index_projects", recreate="always", table_kwargs={"sqlite_with_rowid": False}
         ):
             pass
+    with op.batch_alter_table("feed_states", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("gaps", sa.Integer(), server_default="0", nullable=False))
     with op.batch_alter_table("index_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("detail", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=True))
@@ -49,4 +51,6 @@ def downgrade() -> None:
     with op.batch_alter_table("index_events", schema=None) as batch_op:
         batch_op.drop_column("source")
         batch_op.drop_column("detail")
+    with op.batch_alter_table("feed_states", schema=None) as batch_op:
+        batch_op.drop_column("gaps")
     op.drop_table("journal_state")

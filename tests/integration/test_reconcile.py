@@ -218,3 +218,36 @@ async def test_a_listing_with_two_spellings_of_one_name_is_applied_once(
         ]
     finally:
         await watch._test_session.close()  # type: ignore[attr-defined]
+
+
+async def test_status_shows_each_source_and_counts_feed_gaps(
+    make_settings: SettingsFactory,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    http: aiohttp.ClientSession,
+) -> None:
+    settings = make_settings(
+        poll_interval=0.5, reconcile_interval=3600, journal=True, journal_interval=0.5
+    )
+    fake_index.add_release("harmless", "1.0")  # the feeds' newest item before the burst
+    async with running(settings) as service:
+        url = f"http://127.0.0.1:{service.port}/v1/status"
+        await asyncio.sleep(1.0)
+        for n in range(150):  # more than the updates feed's 100 items between two polls
+            fake_index.add_release(f"burst-{n}", "1.0")
+        fake_index.add_release("acme-burst", "1.0")
+        await fake_slack.wait_for_messages(1, timeout=8)
+        await asyncio.sleep(1.5)  # the reconcile the gap triggered, and the log, catch up
+        async with http.get(url) as resp:
+            assert resp.status == 200
+            status = await resp.json()
+    assert status["feeds"]["updates"]["gaps"] == 1
+    assert status["feeds"]["packages"]["gaps"] == 1
+    assert status["index"]["serial"] == fake_index.serial
+    assert status["index"]["projects"] == 152
+    assert status["journal"]["serial"] == fake_index.serial
+    assert status["journal"]["failures"] == 0
+    assert status["pending_index_events"] == 0
+    assert status["findings"] == {"open": 1}
+    assert status["alerts"] == {"sent": 1}
+    assert len(fake_slack.messages) == 1

@@ -24,6 +24,9 @@ class FeedState(Base):
     newest_key: Mapped[str | None] = mapped_column(String(600))
     polled_at: Mapped[datetime | None]
     advanced_at: Mapped[datetime | None]
+    # How many polls found the window moved past everything seen before (items may have
+    # been missed; each one triggered a whole-index reconcile).
+    gaps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PublicProject(Base):

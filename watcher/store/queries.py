@@ -15,7 +15,10 @@ from watcher.store.models import (
     CatalogCheck,
     FeedState,
     Finding,
+    IndexEvent,
     IndexProject,
+    IndexState,
+    JournalState,
     OutboxAlert,
     PublicProject,
     Release,
@@ -43,17 +46,21 @@ async def save_feed_state(
     etag: str | None,
     seen_keys: list[str],
     now: datetime,
-) -> None:
-    """Advance the cursor of ``feed`` to the page just processed."""
+    gap: bool = False,
+) -> int:
+    """Advance the cursor of ``feed`` to the page just processed; return its gap count."""
     state = await session.get(FeedState, feed, with_for_update=True)
     if state is None:
-        state = FeedState(feed=feed)
+        state = FeedState(feed=feed, gaps=0)
         session.add(state)
+    if gap:
+        state.gaps += 1
     state.etag = etag
     state.seen_keys = seen_keys
     state.newest_key = seen_keys[0] if seen_keys else None
     state.polled_at = now
     state.advanced_at = now
+    return state.gaps
 
 
 async def touch_feed_state(session: AsyncSession, feed: str, now: datetime) -> None:
@@ -290,6 +297,53 @@ async def outbox_counts(session: AsyncSession) -> dict[str, int]:
         select(OutboxAlert.status, func.count()).group_by(OutboxAlert.status)
     )
     return {str(status): int(count) for status, count in rows}
+
+
+async def coverage(session: AsyncSession) -> dict[str, Any]:
+    """Where every source stands: what the service has looked at, and what waits.
+
+    The answer to "did anything slip through?": feed cursors with their gap counts, the
+    last whole-index listing applied, the change-log cursor, and the queues.
+    """
+    feeds = {
+        state.feed: {
+            "polled_at": _iso(state.polled_at),
+            "advanced_at": _iso(state.advanced_at),
+            "gaps": state.gaps,
+        }
+        for state in (await session.execute(select(FeedState).order_by(FeedState.feed))).scalars()
+    }
+    index = await session.get(IndexState, 1)
+    journal = await session.get(JournalState, 1)
+    findings = await session.execute(select(Finding.status, func.count()).group_by(Finding.status))
+    return {
+        "feeds": feeds,
+        "index": None
+        if index is None
+        else {
+            "serial": index.serial,
+            "projects": index.projects,
+            "reconciled_at": _iso(index.reconciled_at),
+        },
+        "journal": None
+        if journal is None
+        else {
+            "serial": journal.serial,
+            "failures": journal.failures,
+            "retry_at": _iso(journal.retry_at),
+            "last_error": journal.last_error,
+            "updated_at": _iso(journal.updated_at),
+        },
+        "pending_index_events": int(
+            await session.scalar(select(func.count()).select_from(IndexEvent)) or 0
+        ),
+        "alerts": await outbox_counts(session),
+        "findings": {str(status): int(count) for status, count in findings},
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 # --- first-start catalog checks ------------------------------------------------------------

@@ -12,7 +12,7 @@ from aiohttp import web
 from watcher import __version__
 from watcher.checks import NameChecker
 from watcher.errors import IndexClientError, InvalidName
-from watcher.store import Database
+from watcher.store import Database, queries
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__})
 
 
+async def status(request: web.Request) -> web.Response:
+    """``GET /v1/status``: where each source stands (feeds, whole index, change log, queues)."""
+    async with request.app[DATABASE].transaction() as session:
+        return web.json_response(await queries.coverage(session))
+
+
 async def name_verdict(request: web.Request) -> web.Response:
     """``GET /v1/names/{name}``: the risk verdict for one name."""
     name = request.match_info.get("name", "")
@@ -89,6 +95,7 @@ def create_app(checker: NameChecker, database: Database, api_token: str | None) 
     app[DATABASE] = database
     app[API_TOKEN] = api_token or ""
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/v1/status", status)
     # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a
     # newline) so bad names get a JSON 400, not a routing 404.
     app.router.add_get(r"/v1/names/{name:[\s\S]*}", name_verdict)
