@@ -22,7 +22,7 @@ from watcher.config import Settings, load_settings
 from watcher.errors import CatalogError, ConfigError, IndexClientError, InvalidName, WatcherError
 from watcher.matching import CatalogMatcher, build_matcher
 from watcher.matching.scan import read_dump, scan
-from watcher.store import Database
+from watcher.store import Database, queries
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--workers", type=int, default=None, help="processes to use (default: one per CPU)"
     )
+    with_config(
+        sub.add_parser(
+            "status", help="where each source stands: feeds, whole index, change log (JSON)"
+        )
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
@@ -75,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(settings, args.name, as_json=args.json))
         if args.command == "scan":
             return _scan(args)
+        if args.command == "status":
+            settings = load_settings(args.config)
+            _setup_logging(settings, quiet=True)
+            asyncio.run(_status(settings))
+            return 0
         settings = load_settings(args.config)
         _setup_logging(settings)
         asyncio.run(_upgrade(settings))
@@ -158,6 +168,16 @@ def _scan(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+async def _status(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await db.require_current()  # reading must not create or migrate anything
+        async with db.transaction() as session:
+            print(json.dumps(await queries.coverage(session), indent=2))
+    finally:
+        await db.close()
 
 
 async def _upgrade(settings: Settings) -> None:

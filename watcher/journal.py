@@ -185,9 +185,9 @@ class JournalFollower:
                 if len(rows) < self._page_rows:
                     break
         except JournalRateLimited as exc:
+            # Pages applied before the fault stay applied; their events are processed below.
             report.rate_limited = True
             await self._back_off(exc)
-            return report
         report.new_alerts = await self._watch.process_index_events()
         if report.rows:
             log.info(
@@ -216,14 +216,22 @@ class JournalFollower:
         matched = {m.public_name for m in self._matcher.match_many(list(changes))}
         now = self._clock()
         async with self._db.transaction() as session:
-            # Serials the stored listing already has: a newer listing already reported them.
-            stored = await _stored_serials(session, [n for n in changes if n in matched])
-            await _store_listing(session, changes, now)
-            gone = [n for n, c in changes.items() if not c.exists]
+            # Write first: on SQLite the transaction then holds the write lock from its start
+            # (one that reads, then writes after a reconcile committed, fails as "locked").
+            await session.execute(update(JournalState).where(JournalState.id == 1).values(id=1))
+            # What the stored listing already knows. A row older than that is history a
+            # newer listing (or an earlier page) already applied: a log that lags behind
+            # must not report a re-created project as removed, or a removed one as back.
+            stored = await _stored_serials(
+                session, [n for n, c in changes.items() if n in matched or not c.exists]
+            )
+            fresh = {n: c for n, c in changes.items() if c.serial > stored.get(n, (-1, False))[0]}
+            await _store_listing(session, fresh, now)
+            gone = [n for n, c in fresh.items() if not c.exists]
             report.removed += len(gone)
             resolved = await queries.resolve_open_findings(session, gone, now)
             for public, group in groupby(resolved, key=lambda row: row[0]):
-                serial = changes[public].serial
+                serial = fresh[public].serial
                 report.resolved += await self._watch.announce_removed(
                     session, list(group), serial, now
                 )
@@ -238,7 +246,7 @@ class JournalFollower:
                     "created_at": now,
                 }
                 for norm, change in changes.items()
-                if norm in matched and change.exists and change.serial > stored.get(norm, -1)
+                if norm in matched and change.exists and _news(norm, change, fresh, stored)
             ]
             if events:
                 await session.execute(insert(IndexEvent), events)
@@ -282,17 +290,34 @@ class JournalFollower:
         )
 
 
-async def _stored_serials(session: AsyncSession, names: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
+async def _stored_serials(session: AsyncSession, names: list[str]) -> dict[str, tuple[int, bool]]:
+    """The stored serial of each name that has one, and whether it is stored as removed."""
+    found: dict[str, tuple[int, bool]] = {}
     for start in range(0, len(names), 500):
         rows = await session.execute(
-            select(IndexProject.normalized_name, IndexProject.last_serial).where(
-                IndexProject.normalized_name.in_(names[start : start + 500]),
-                IndexProject.removed_at.is_(None),
-            )
+            select(
+                IndexProject.normalized_name, IndexProject.last_serial, IndexProject.removed_at
+            ).where(IndexProject.normalized_name.in_(names[start : start + 500]))
         )
-        found.update({str(n): int(s) for n, s in rows if s is not None})
+        found.update({str(n): (int(s), r is not None) for n, s, r in rows if s is not None})
     return found
+
+
+def _news(
+    norm: str,
+    change: ProjectChange,
+    fresh: dict[str, ProjectChange],
+    stored: dict[str, tuple[int, bool]],
+) -> bool:
+    """Whether a matched, existing project's change is worth an event.
+
+    Rows newer than the stored listing are. Older ones were covered by a listing, except
+    role changes: a listing cannot show who owns a project, so those still count, unless
+    the project has been removed since.
+    """
+    if norm in fresh:
+        return True
+    return change.event == "owner" and not stored.get(norm, (-1, False))[1]
 
 
 async def _store_listing(

@@ -269,6 +269,7 @@ class FakeIndex:
         self.journal: list[tuple[str, str | None, int, str, int]] = []
         self.journal_page = _JOURNAL_PAGE
         self._journal_faults = 0
+        self._journal_faults_after = 0
         self._frozen: tuple[int, list[tuple[str, str, int]]] | None = None
         self._projects: dict[str, _Project] = {}
         self._seq = 0
@@ -476,9 +477,11 @@ class FakeIndex:
         """Write a journal row of any other action (``yank release``, ``project quarantined``)."""
         self._log(self._projects[canonicalize_name(name)], version, action)
 
-    def rate_limit_journal(self, times: int = 1) -> None:
-        """Answer the next ``times`` XML-RPC calls with the index's rate-limit fault -32500."""
+    def rate_limit_journal(self, times: int = 1, *, after: int = 0) -> None:
+        """Answer ``times`` XML-RPC calls with the index's rate-limit fault -32500, once
+        ``after`` more calls have been answered normally."""
         self._journal_faults += times
+        self._journal_faults_after = after
 
     def fail(self, path_prefix: str, status: int, times: int | None = 1) -> None:
         """Answer ``status`` (plain text) to the next ``times`` requests under path_prefix.
@@ -808,7 +811,9 @@ class FakeIndex:
             params, method = xmlrpc.client.loads(await request.read())
         except Exception:  # any unparsable call is a client error
             return web.Response(status=400, text="bad XML-RPC request")
-        if self._journal_faults > 0:
+        if self._journal_faults > 0 and self._journal_faults_after > 0:
+            self._journal_faults_after -= 1
+        elif self._journal_faults > 0:
             self._journal_faults -= 1
             fault = xmlrpc.client.Fault(
                 _RATE_LIMIT_FAULT,

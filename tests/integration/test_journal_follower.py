@@ -19,7 +19,7 @@ from tests.fakes.slack import FakeSlack
 from watcher.catalog import load_catalog_file
 from watcher.errors import BadResponse
 from watcher.journal import JournalFollower
-from watcher.matching import build_matcher
+from watcher.matching import Matcher, build_matcher
 from watcher.pypi import IndexClient
 from watcher.store import Database, queries
 from watcher.store.models import IndexProject, JournalState, OutboxAlert
@@ -42,6 +42,8 @@ class Rig:
     follower: JournalFollower
     clock: Clock
     db: Database
+    client: IndexClient
+    matcher: Matcher
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ async def rig(db: Database, fake_index: FakeIndex, catalog_file: Path) -> AsyncI
         matcher = build_matcher(catalog)
         watch = Watch(db, client, catalog, matcher, clock=clock)
         follower = JournalFollower(db, client, watch, matcher, page_rows=50, clock=clock)
-        yield Rig(watch, follower, clock, db)
+        yield Rig(watch, follower, clock, db, client, matcher)
 
 
 async def _alerts(db: Database, prefix: str) -> list[dict[str, Any]]:
@@ -262,3 +264,73 @@ async def test_daemon_posts_owner_changes_and_removals_seen_only_in_the_log(
     assert "Possible squat on PyPI: acme-squat 1.0" in messages[0]["text"]
     assert "(add Owner mallory)" in messages[1]["text"]
     assert messages[2]["text"].startswith("Removed from PyPI: acme-squat is gone")
+
+
+async def test_a_log_lagging_behind_the_listing_does_not_undo_it(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    await rig.follower.poll()  # cursor at the start
+    fake_index.add_release("acme-phoenix", "1.0")
+    fake_index.remove_project("acme-phoenix")
+    removal = fake_index.serial
+    fake_index.add_release("acme-phoenix", "2.0")  # re-created before anyone looked
+    assert (await rig.watch.reconcile()).new_alerts == 1
+    alerts = len(await _alerts(rig.db, ""))
+
+    # The log now delivers history the listing already covers, cut right after the
+    # removal: that removal is older than what is stored and must not resolve anything.
+    state = await _cursor(rig.db)
+    assert state is not None
+    fake_index.journal_page = removal - state.serial
+    report = await rig.follower.poll()
+    assert report.serial == removal
+    assert (report.removed, report.resolved, report.matched) == (0, 0, 0)
+    fake_index.journal_page = 50
+    report = await rig.follower.poll()
+    assert report.serial == fake_index.serial
+    assert (report.matched, report.new_alerts) == (0, 0)
+    async with rig.db.transaction() as session:
+        assert {f.status for f in await queries.findings_for(session, "acme-phoenix")} == {"open"}
+        stored = await session.get(IndexProject, "acme-phoenix")
+        assert stored is not None
+        assert stored.removed_at is None
+    assert len(await _alerts(rig.db, "")) == alerts
+
+
+async def test_pages_read_before_a_rate_limit_fault_are_kept_and_alerted(
+    rig: Rig, db: Database, fake_index: FakeIndex
+) -> None:
+    follower = JournalFollower(db, rig.client, rig.watch, rig.matcher, page_rows=5, clock=rig.clock)
+    await follower.poll()
+    fake_index.add_release("acme-first", "1.0")  # rows 1-4
+    fake_index.add_release("noise", "1.0")  # rows 5-8
+    fake_index.add_release("acme-second", "1.0")  # rows 9-12
+    fake_index.journal_page = 5
+    fake_index.rate_limit_journal(1, after=1)  # the second page is refused
+    report = await follower.poll()
+    assert report.rate_limited
+    assert (report.pages, report.rows, report.new_alerts) == (1, 5, 1)
+    assert len(await _alerts(db, "new:acme-first")) == 1
+    state = await _cursor(db)
+    assert state is not None
+    assert (state.serial, state.failures) == (report.serial, 1)
+
+    rig.clock.now += timedelta(seconds=61)
+    report = await follower.poll()
+    assert (report.rows, report.new_alerts) == (7, 1)
+    assert len(await _alerts(db, "new:acme-second")) == 1
+
+
+async def test_a_role_change_a_listing_already_covered_is_still_posted(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    await rig.follower.poll()
+    fake_index.add_release("acme-owned", "1.0")
+    assert (await rig.follower.poll()).new_alerts == 1
+    fake_index.set_owners("acme-owned", ["someone", "mallory"])
+    # The reconcile sees the serial move first; a listing cannot say what changed.
+    assert (await rig.watch.reconcile()).new_alerts == 0
+    report = await rig.follower.poll()
+    assert report.new_alerts == 1
+    [owner] = await _alerts(rig.db, "owner:acme-owned")
+    assert owner["change"] == "add Owner mallory"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -164,3 +165,41 @@ def test_bad_catalog_in_a_real_process(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"watcher: catalog {catalog}: line 1: names: invalid project name")
+
+
+def test_status_prints_where_each_source_stands(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db_file = tmp_path / "watcher.db"
+    monkeypatch.setenv("WATCHER_DATABASE_URL", f"sqlite+aiosqlite:///{db_file}")
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("INSERT INTO feed_states (feed, seen_keys, gaps) VALUES ('updates', '[]', 3)")
+        conn.execute("INSERT INTO index_state (id, serial, projects) VALUES (1, 42, 7)")
+
+    assert main(["status"]) == 0
+
+    status = json.loads(capsys.readouterr().out)
+    assert status["feeds"]["updates"]["gaps"] == 3
+    assert status["index"] == {"serial": 42, "projects": 7, "reconciled_at": None}
+    assert status["journal"] is None
+    assert status["pending_index_events"] == 0
+
+
+def test_status_does_not_create_a_database(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db_file = tmp_path / "none.db"
+    monkeypatch.setenv("WATCHER_DATABASE_URL", f"sqlite+aiosqlite:///{db_file}")
+
+    assert main(["status"]) == 1
+
+    assert "run `watcher db upgrade`" in capsys.readouterr().err
+    assert tables(db_file) == set()
