@@ -57,7 +57,9 @@ class ProjectChange:
     serial: int  # newest serial of the project in the page
     exists: bool = True  # False when the newest create/remove row is a removal
     created: bool = False  # a create row after the last removal
-    roles: list[str] = field(default_factory=list)  # role changes since the last create
+    # Role changes, not counting the first owners: the role rows right after "create".
+    roles: list[str] = field(default_factory=list)
+    founding: bool = False  # still in the role rows that directly follow a create row
 
     @property
     def event(self) -> str:
@@ -68,11 +70,8 @@ class ProjectChange:
 
     @property
     def detail(self) -> str | None:
-        """Role changes in the index's words, clipped (they end up in a Slack message).
-
-        None for a created project: its first owners are part of its creation.
-        """
-        if not self.roles or self.created:
+        """Role changes in the index's words, clipped (they end up in a Slack message)."""
+        if not self.roles:
             return None
         text = "; ".join(self.roles)
         return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
@@ -97,13 +96,14 @@ def fold(rows: list[JournalRow]) -> dict[str, ProjectChange]:
             change = changes[norm] = ProjectChange(name=row.name, serial=row.serial)
         change.name, change.serial = row.name, max(change.serial, row.serial)
         if row.action == "create":
-            change.exists, change.created, change.roles = True, True, []
+            change.exists, change.created, change.roles, change.founding = True, True, [], True
         elif row.action == "remove project":
-            change.exists, change.created, change.roles = False, False, []
+            change.exists, change.created, change.roles, change.founding = False, False, [], False
         elif _ROLE_CHANGE.match(row.action):
-            change.roles.append(_printable(row.action))
+            if not change.founding:
+                change.roles.append(_printable(row.action))
         else:
-            change.exists = True  # a release or file row: the project is there
+            change.exists, change.founding = True, False  # a release or file: it is there
     if invalid:
         log.warning("change log had %d rows with invalid project names; ignored", invalid)
     return changes
@@ -317,7 +317,7 @@ def _news(
     """
     if norm in fresh:
         return True
-    return change.event == "owner" and not stored.get(norm, (-1, False))[1]
+    return bool(change.roles) and not stored.get(norm, (-1, False))[1]
 
 
 async def _store_listing(

@@ -317,7 +317,7 @@ class Watch:
                         version=None,
                         source=event.source or "index",
                         matches=matches,
-                        change=event.detail if event.event == "owner" else None,
+                        change=event.detail,
                         serial=event.serial,
                     )
                 )

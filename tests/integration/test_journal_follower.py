@@ -334,3 +334,20 @@ async def test_a_role_change_a_listing_already_covered_is_still_posted(
     assert report.new_alerts == 1
     [owner] = await _alerts(rig.db, "owner:acme-owned")
     assert owner["change"] == "add Owner mallory"
+
+
+async def test_an_owner_added_in_the_page_that_created_a_reported_squat_is_posted(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    fake_index.add_release("harmless", "1.0")
+    await rig.watch.poll_feeds()
+    await rig.follower.poll()
+    fake_index.add_release("acme-quick", "1.0")
+    await rig.watch.poll_feeds()  # the feed reports the squat first
+    assert len(await _alerts(rig.db, "new:acme-quick")) == 1
+    fake_index.set_owners("acme-quick", ["someone", "mallory"])
+    # One page holds the creation and the later role change.
+    report = await rig.follower.poll()
+    assert report.new_alerts == 1
+    [owner] = await _alerts(rig.db, "owner:acme-quick")
+    assert owner["change"] == "add Owner mallory"

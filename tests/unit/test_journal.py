@@ -83,3 +83,16 @@ def test_invalid_names_are_dropped_and_details_are_one_clipped_line(
     assert len(detail) == 300
     assert "\n" not in detail
     assert "1 rows with invalid project names" in caplog.text
+
+
+def test_an_owner_added_after_the_first_upload_is_a_change_even_in_the_creating_page() -> None:
+    change = fold(
+        _rows(
+            ("acme-evil", None, "create"),
+            ("acme-evil", None, "add Owner squatter"),
+            ("acme-evil", "1.0", "new release"),
+            ("acme-evil", "1.0", "add source file acme_evil-1.0.tar.gz"),
+            ("acme-evil", None, "add Owner mallory"),
+        )
+    )["acme-evil"]
+    assert (change.event, change.detail) == ("new", "add Owner mallory")
