@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -77,8 +77,13 @@ class ProjectChange:
         return text if len(text) <= _DETAIL_MAX else text[: _DETAIL_MAX - 1] + "…"
 
 
-def fold(rows: list[JournalRow]) -> dict[str, ProjectChange]:
+def fold(
+    rows: list[JournalRow], founding: Collection[str] = frozenset()
+) -> dict[str, ProjectChange]:
     """One change per project (canonical name) from rows in ascending serial order.
+
+    ``founding`` names projects whose previous page ended right after their create row
+    (and first owners): role rows that open this page are still their first owners.
 
     Rows whose name is not a valid project name are dropped with a warning: they cannot
     match anything, and the index does not create such projects.
@@ -93,7 +98,9 @@ def fold(rows: list[JournalRow]) -> dict[str, ProjectChange]:
             continue
         change = changes.get(norm)
         if change is None:
-            change = changes[norm] = ProjectChange(name=row.name, serial=row.serial)
+            change = changes[norm] = ProjectChange(
+                name=row.name, serial=row.serial, founding=norm in founding
+            )
         change.name, change.serial = row.name, max(change.serial, row.serial)
         if row.action == "create":
             change.exists, change.created, change.roles, change.founding = True, True, [], True
@@ -170,6 +177,7 @@ class JournalFollower:
                 await self._save_cursor(cursor)
             else:
                 cursor = state.serial
+            founding: set[str] = set()
             while report.pages < self._max_pages:
                 rows = await self._client.journal_since(cursor)
                 report.pages += 1
@@ -179,7 +187,7 @@ class JournalFollower:
                 if not rows:
                     await self._save_cursor(cursor)
                     break
-                await self._apply(rows, report)
+                founding = await self._apply(rows, report, founding)
                 cursor = report.serial = rows[-1].serial
                 report.rows += len(rows)
                 if len(rows) < self._page_rows:
@@ -211,8 +219,15 @@ class JournalFollower:
             return index.serial
         return await self._client.journal_last_serial()
 
-    async def _apply(self, rows: list[JournalRow], report: JournalReport) -> None:
-        changes = fold(rows)
+    async def _apply(
+        self, rows: list[JournalRow], report: JournalReport, founding: Collection[str]
+    ) -> set[str]:
+        """Apply one page; return the projects it left right after their creation.
+
+        (A run ends on a short page, at the head of the log, where the index has written
+        an upload's rows together; so only page boundaries within a run split them.)
+        """
+        changes = fold(rows, founding)
         matched = {m.public_name for m in self._matcher.match_many(list(changes))}
         now = self._clock()
         async with self._db.transaction() as session:
@@ -252,6 +267,7 @@ class JournalFollower:
                 await session.execute(insert(IndexEvent), events)
             report.matched += len(events)
             await _save_state(session, rows[-1].serial, now)
+        return {norm for norm, change in changes.items() if change.founding}
 
     async def _save_cursor(self, serial: int) -> None:
         async with self._db.transaction() as session:

@@ -351,3 +351,19 @@ async def test_an_owner_added_in_the_page_that_created_a_reported_squat_is_poste
     assert report.new_alerts == 1
     [owner] = await _alerts(rig.db, "owner:acme-quick")
     assert owner["change"] == "add Owner mallory"
+
+
+async def test_page_boundaries_do_not_turn_first_owners_into_changes(
+    rig: Rig, db: Database, fake_index: FakeIndex
+) -> None:
+    follower = JournalFollower(db, rig.client, rig.watch, rig.matcher, page_rows=1, clock=rig.clock)
+    fake_index.add_release("harmless", "1.0")
+    await rig.watch.poll_feeds()
+    await follower.poll()
+    fake_index.add_release("acme-split", "1.0", owners=("squatter", "helper"))
+    await rig.watch.poll_feeds()  # reported by the feed first
+    fake_index.journal_page = 1  # every row on a page of its own
+    report = await follower.poll()
+    assert report.pages == 6
+    assert report.new_alerts == 0
+    assert await _alerts(rig.db, "owner:") == []

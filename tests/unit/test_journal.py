@@ -96,3 +96,9 @@ def test_an_owner_added_after_the_first_upload_is_a_change_even_in_the_creating_
         )
     )["acme-evil"]
     assert (change.event, change.detail) == ("new", "add Owner mallory")
+
+
+def test_first_owners_split_from_their_create_row_by_a_page_boundary_are_not_a_change() -> None:
+    rows = _rows(("acme-evil", None, "add Owner squatter"), ("acme-evil", "1.0", "new release"))
+    assert fold(rows, founding={"acme-evil"})["acme-evil"].detail is None
+    assert fold(rows)["acme-evil"].detail == "add Owner squatter"
