@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
+from packaging.utils import NormalizedName
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -238,7 +239,8 @@ class JournalFollower:
             # newer listing (or an earlier page) already applied: a log that lags behind
             # must not report a re-created project as removed, or a removed one as back.
             stored = await _stored_serials(
-                session, [n for n, c in changes.items() if n in matched or not c.exists]
+                session,
+                [n for n, c in changes.items() if n in matched or not c.exists or c.roles],
             )
             fresh = {n: c for n, c in changes.items() if c.serial > stored.get(n, (-1, False))[0]}
             await _store_listing(session, fresh, now)
@@ -261,7 +263,12 @@ class JournalFollower:
                     "created_at": now,
                 }
                 for norm, change in changes.items()
-                if norm in matched and change.exists and _news(norm, change, fresh, stored)
+                if (
+                    norm in matched
+                    or (change.roles and self._watch.catalog.is_allowed(NormalizedName(norm)))
+                )
+                and change.exists
+                and _news(norm, change, fresh, stored)
             ]
             if events:
                 await session.execute(insert(IndexEvent), events)

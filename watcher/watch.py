@@ -8,6 +8,7 @@ at any point either keeps all of it or none of it (and the next poll redoes the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -309,6 +310,9 @@ class Watch:
             norm = NormalizedName(event.normalized_name)
             matches = self._matcher.match(norm)
             observation = None
+            # Is the public project one of ours? Allowlisted, or owned by our owners (the
+            # only reason _with_details declines an observation).
+            ours = self._catalog.is_allowed(norm)
             if matches:
                 observation = await self._with_details(
                     Observation(
@@ -321,9 +325,18 @@ class Watch:
                         serial=event.serial,
                     )
                 )
+                ours = observation is None
+            strangers = _strangers(event.detail, self._catalog.owners) if ours else []
             async with self._db.transaction() as session:
+                now = self._clock()
                 if observation is not None:
-                    alerts += await self._record(session, [observation], self._clock())
+                    alerts += await self._record(session, [observation], now)
+                if strangers:
+                    # Somebody who is not us gained a role on our own public project: a
+                    # takeover looks exactly like this.
+                    payload = self._ours_payload(event, strangers)
+                    key = f"ours:{norm}:{event.serial}"
+                    alerts += await _enqueue(session, key, norm, payload, now)
                 await session.execute(delete(IndexEvent).where(IndexEvent.id == event.id))
         return alerts
 
@@ -553,6 +566,40 @@ class Watch:
         payload = self._payload(obs, matches, display, event=event, version=version)
         return await _enqueue(session, key, obs.public_name, payload, now)
 
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog this pipeline matches against."""
+        return self._catalog
+
+    def _ours_payload(self, event: IndexEvent, strangers: list[tuple[str, str]]) -> dict[str, Any]:
+        names = ", ".join(f"{user} ({role})" for role, user in strangers)
+        return {
+            "event": "ours",
+            "title": "Role change on our own public project",
+            "section": "gained role holders who are not among the catalog's owners:",
+            "text": (
+                f"Role change on our own PyPI project: {event.name}: {event.detail} "
+                f"({names} not among our owners)"
+            ),
+            "change": event.detail,
+            "public_name": event.normalized_name,
+            "display_name": event.name,
+            "version": None,
+            "source": event.source or "index",
+            "severity": "high",
+            "matches": [
+                {
+                    "internal_name": event.normalized_name,
+                    "internal_display": event.name,
+                    "kind": "ours",
+                    "detail": f"{user} became {role}; not one of the catalog's owners",
+                    "severity": "high",
+                }
+                for role, user in strangers
+            ],
+            "project_url": self._client.project_url(event.normalized_name),
+        }
+
     def _removal_payload(self, public: str, hits: list[tuple[str, str]]) -> dict[str, Any]:
         names = "; ".join(
             f"internal {self._catalog.display(NormalizedName(i))!r} ({k})" for i, k in hits
@@ -634,6 +681,20 @@ _WORDING = {
     "reopened": ("Squat back on PyPI", "A removed squat is back"),
     "owner": ("Ownership changed on a reported squat on PyPI", "Ownership change on a squat"),
 }
+
+
+# Role rows that give somebody a role ("add Owner mallory", "accepted Maintainer eve").
+_ROLE_GAINED = re.compile(r"^(?:add|accepted) (Owner|Maintainer) (\S+)$")
+
+
+def _strangers(detail: str | None, owners: frozenset[str]) -> list[tuple[str, str]]:
+    """(role, user) of each role given to a user who is not one of ``owners``."""
+    found = []
+    for action in (detail or "").split("; "):
+        gained = _ROLE_GAINED.match(action)
+        if gained and gained[2].lower() not in owners:
+            found.append((gained[1], gained[2]))
+    return found
 
 
 def _new_release(obs: Observation, added: set[str]) -> str | None:

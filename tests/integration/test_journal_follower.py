@@ -367,3 +367,35 @@ async def test_page_boundaries_do_not_turn_first_owners_into_changes(
     assert report.pages == 6
     assert report.new_alerts == 0
     assert await _alerts(rig.db, "owner:") == []
+
+
+async def test_a_stranger_gaining_a_role_on_our_own_projects_is_posted(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    await rig.follower.poll()
+    # Ours: allowlisted, and an internal name we registered publicly ourselves.
+    fake_index.add_release("acme-public-sdk", "1.0", owners=("acme-corp",))
+    fake_index.add_release("acme-billing", "1.0", owners=("acme-corp",))
+    assert (await rig.follower.poll()).new_alerts == 0
+
+    fake_index.set_owners("acme-public-sdk", ["acme-corp", "ACME-CORP-bot", "mallory"])
+    fake_index.set_owners("acme-billing", ["acme-corp", "Acme-Corp"])  # still only us
+    assert (await rig.follower.poll()).new_alerts == 1
+    fake_index.set_owners("acme-billing", ["acme-corp", "eve"])
+    fake_index.set_owners("acme-public-sdk", ["acme-corp"])  # strangers removed: no alert
+    assert (await rig.follower.poll()).new_alerts == 1
+
+    sdk, billing = await _alerts(rig.db, "ours:")
+    assert sdk["text"] == (
+        "Role change on our own PyPI project: acme-public-sdk: add Owner ACME-CORP-bot; "
+        "add Owner mallory (ACME-CORP-bot (Owner), mallory (Owner) not among our owners)"
+    )
+    assert [m["detail"] for m in sdk["matches"]] == [
+        "ACME-CORP-bot became Owner; not one of the catalog's owners",
+        "mallory became Owner; not one of the catalog's owners",
+    ]
+    assert billing["text"] == (
+        "Role change on our own PyPI project: acme-billing: remove Owner Acme-Corp; "
+        "add Owner eve (eve (Owner) not among our owners)"
+    )
+    assert await _alerts(rig.db, "new:") == []  # ours, so never a squat

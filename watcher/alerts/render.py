@@ -52,7 +52,9 @@ def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": (f"*{title}* collides with:\n" + "\n".join(lines))[:_SECTION_MAX],
+                "text": (
+                    f"*{title}* {payload.get('section') or 'collides with:'}\n" + "\n".join(lines)
+                )[:_SECTION_MAX],
             },
         },
         {

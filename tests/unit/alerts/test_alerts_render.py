@@ -163,3 +163,15 @@ def test_hostile_lengths_stay_within_block_kit_limits() -> None:
     author = next(t for t in mrkdwn_texts(blocks) if t.startswith("*Author*\n"))
     assert author.startswith("*Author*\n&amp;&amp;")
     assert author.endswith("…")  # clipped visibly, not silently
+
+
+def test_a_role_change_says_what_changed_and_how_the_project_relates() -> None:
+    change = "add Owner mallory"
+    _, blocks = render(
+        payload(change=change, section="gained role holders who are not among our owners:")
+    )
+    assert blocks[1]["text"]["text"].startswith(
+        "*<http://127.0.0.1:9/project/acme-tools/1.0/|Acme_Tools 1.0>* gained role holders"
+    )
+    assert "*Change*\nadd Owner mallory" in [f["text"] for f in blocks[2]["fields"]]
+    assert " collides with:" in render(payload())[1][1]["text"]["text"]
