@@ -61,6 +61,16 @@ class ProjectChange:
     # Role changes, not counting the first owners: the role rows right after "create".
     roles: list[str] = field(default_factory=list)
     founding: bool = False  # still in the role rows that directly follow a create row
+    # A project created and removed within the page ("came and went"): when, and its
+    # newest release, for the alert. Nobody may have looked at it while it was public.
+    appeared_at: datetime | None = None
+    gone_at: datetime | None = None
+    version: str | None = None
+
+    @property
+    def came_and_went(self) -> bool:
+        """Created, then removed, within this page."""
+        return self.appeared_at is not None and not self.exists
 
     @property
     def event(self) -> str:
@@ -103,10 +113,13 @@ def fold(
                 name=row.name, serial=row.serial, founding=norm in founding
             )
         change.name, change.serial = row.name, max(change.serial, row.serial)
+        change.version = row.version or change.version
         if row.action == "create":
             change.exists, change.created, change.roles, change.founding = True, True, [], True
+            change.appeared_at, change.gone_at = row.timestamp, None
         elif row.action == "remove project":
             change.exists, change.created, change.roles, change.founding = False, False, [], False
+            change.gone_at = row.timestamp
         elif _ROLE_CHANGE.match(row.action):
             if not change.founding:
                 change.roles.append(_printable(row.action))
@@ -127,6 +140,7 @@ class JournalReport:
     matched: int = 0
     removed: int = 0
     resolved: int = 0
+    came_and_went: int = 0  # squats created and removed between two looks
     new_alerts: int = 0
     rate_limited: bool = False
     backing_off: bool = False
@@ -197,7 +211,7 @@ class JournalFollower:
             # Pages applied before the fault stay applied; their events are processed below.
             report.rate_limited = True
             await self._back_off(exc)
-        report.new_alerts = await self._watch.process_index_events()
+        report.new_alerts = report.came_and_went + await self._watch.process_index_events()
         if report.rows:
             log.info(
                 "change log: %d rows up to serial %s, %d matched, %d removed, %d new alerts",
@@ -251,6 +265,17 @@ class JournalFollower:
                 serial = fresh[public].serial
                 report.resolved += await self._watch.announce_removed(
                     session, list(group), serial, now
+                )
+            for norm in sorted(n for n in gone if n in matched and fresh[n].came_and_went):
+                change = fresh[norm]
+                report.came_and_went += await self._watch.record_came_and_went(
+                    session,
+                    NormalizedName(norm),
+                    change.name,
+                    change.version,
+                    (change.appeared_at, change.gone_at),
+                    change.serial,
+                    now,
                 )
             events: list[dict[str, Any]] = [
                 {

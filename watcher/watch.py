@@ -566,6 +566,50 @@ class Watch:
         payload = self._payload(obs, matches, display, event=event, version=version)
         return await _enqueue(session, key, obs.public_name, payload, now)
 
+    async def record_came_and_went(
+        self,
+        session: AsyncSession,
+        public: NormalizedName,
+        display: str,
+        version: str | None,
+        window: tuple[datetime | None, datetime | None],
+        serial: int,
+        now: datetime,
+    ) -> int:
+        """A squat created and removed before anything looked at it: record its findings
+        (already resolved) and queue one alert; 1 if it was new.
+
+        It was installable while it lasted, so security must hear of it; there are no
+        details to fetch any more (the JSON API answers 404 for a removed project).
+        """
+        matches = self._matcher.match(public)
+        new = [
+            m
+            for m in matches
+            if await queries.add_finding(
+                session,
+                public_name=m.public_name,
+                internal_name=m.internal_name,
+                kind=m.kind,
+                detail=m.detail,
+                now=now,
+            )
+        ]
+        if not new:
+            return 0  # already known: its removal note, if any, says the rest
+        await queries.resolve_open_findings(session, [public], now)
+        first, last = (t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "?" for t in window)
+        obs = Observation(
+            public_name=public,
+            display_name=display,
+            version=version,
+            source="journal",
+            matches=new,
+            change=f"public from {first} to {last}",
+        )
+        payload = self._payload(obs, new, display, event="came_and_went")
+        return await _enqueue(session, f"came_and_went:{public}:{serial}", public, payload, now)
+
     @property
     def catalog(self) -> Catalog:
         """The catalog this pipeline matches against."""
@@ -680,6 +724,10 @@ _WORDING = {
     "release": ("New release of a reported squat on PyPI", "New release of a reported squat"),
     "reopened": ("Squat back on PyPI", "A removed squat is back"),
     "owner": ("Ownership changed on a reported squat on PyPI", "Ownership change on a squat"),
+    "came_and_went": (
+        "Squat appeared on PyPI and was removed before it was looked at",
+        "A squat came and went",
+    ),
 }
 
 

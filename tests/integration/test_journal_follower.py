@@ -399,3 +399,33 @@ async def test_a_stranger_gaining_a_role_on_our_own_projects_is_posted(
         "add Owner eve (eve (Owner) not among our owners)"
     )
     assert await _alerts(rig.db, "new:") == []  # ours, so never a squat
+
+
+async def test_a_squat_that_came_and_went_between_two_looks_is_posted_once(
+    rig: Rig, fake_index: FakeIndex
+) -> None:
+    fake_index.add_release("harmless", "1.0")
+    await rig.watch.poll_feeds()
+    await rig.follower.poll()
+    fake_index.add_release("acme-flash", "6.6.6")
+    fake_index.remove_project("acme-flash")
+    # Seen by the feed before its removal: a finding, then a removal note; not both kinds.
+    fake_index.add_release("acme-seen", "1.0")
+    await rig.watch.poll_feeds()
+    fake_index.remove_project("acme-seen")
+
+    report = await rig.follower.poll()
+    assert (report.came_and_went, report.new_alerts, report.resolved) == (1, 1, 1)
+    [flash] = await _alerts(rig.db, "came_and_went:")
+    assert flash["text"].startswith(
+        "Squat appeared on PyPI and was removed before it was looked at: acme-flash 6.6.6 "
+        "(public from "
+    )
+    assert flash["text"].endswith("collides with internal 'acme' (prefix)")
+    assert flash["title"] == "A squat came and went"
+    async with rig.db.transaction() as session:
+        findings = await queries.findings_for(session, "acme-flash")
+    assert [(f.internal_name, f.status) for f in findings] == [("acme", "resolved")]
+    assert len(await _alerts(rig.db, "removed:acme-seen")) == 1
+    assert await _alerts(rig.db, "came_and_went:acme-seen") == []
+    assert (await rig.follower.poll()).new_alerts == 0

@@ -102,3 +102,23 @@ def test_first_owners_split_from_their_create_row_by_a_page_boundary_are_not_a_c
     rows = _rows(("acme-evil", None, "add Owner squatter"), ("acme-evil", "1.0", "new release"))
     assert fold(rows, founding={"acme-evil"})["acme-evil"].detail is None
     assert fold(rows)["acme-evil"].detail == "add Owner squatter"
+
+
+def test_a_project_created_and_removed_in_one_page_came_and_went() -> None:
+    rows = _rows(
+        ("acme-flash", None, "create"),
+        ("acme-flash", "6.6.6", "new release"),
+        ("acme-flash", None, "remove project"),
+        ("acme-old", None, "remove project"),
+        ("acme-back", None, "create"),
+    )
+    changes = fold(rows)
+    flash = changes["acme-flash"]
+    assert (flash.came_and_went, flash.version, flash.appeared_at, flash.gone_at) == (
+        True,
+        "6.6.6",
+        T,
+        T,
+    )
+    assert not changes["acme-old"].came_and_went  # it existed before this page
+    assert not changes["acme-back"].came_and_went  # still there
