@@ -458,18 +458,7 @@ class Watch:
             )
             added = await self._store_releases(session, project.id, obs, now)
             reopened = await queries.reopen_findings(session, obs.public_name, now)
-            new = [
-                m
-                for m in obs.matches
-                if await queries.add_finding(
-                    session,
-                    public_name=m.public_name,
-                    internal_name=m.internal_name,
-                    kind=m.kind,
-                    detail=m.detail,
-                    now=now,
-                )
-            ]
+            new = await _add_findings(session, obs.matches, now)
             if reopened:
                 # The name was removed from the index and is back: alert again.
                 again = {(f.internal_name, f.kind) for f in reopened}
@@ -582,19 +571,7 @@ class Watch:
         It was installable while it lasted, so security must hear of it; there are no
         details to fetch any more (the JSON API answers 404 for a removed project).
         """
-        matches = self._matcher.match(public)
-        new = [
-            m
-            for m in matches
-            if await queries.add_finding(
-                session,
-                public_name=m.public_name,
-                internal_name=m.internal_name,
-                kind=m.kind,
-                detail=m.detail,
-                now=now,
-            )
-        ]
+        new = await _add_findings(session, self._matcher.match(public), now)
         if not new:
             return 0  # already known: its removal note, if any, says the rest
         await queries.resolve_open_findings(session, [public], now)
@@ -755,6 +732,22 @@ def _new_release(obs: Observation, added: set[str]) -> str | None:
         return obs.version if obs.version in added else None
     latest = obs.info.latest_version if obs.info else None
     return latest if latest in added else None
+
+
+async def _add_findings(session: AsyncSession, matches: list[Match], now: datetime) -> list[Match]:
+    """Store a finding per match; return the matches that were not findings yet."""
+    return [
+        m
+        for m in matches
+        if await queries.add_finding(
+            session,
+            public_name=m.public_name,
+            internal_name=m.internal_name,
+            kind=m.kind,
+            detail=m.detail,
+            now=now,
+        )
+    ]
 
 
 async def _enqueue(
