@@ -14,6 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from watcher import __version__
 from watcher.app import http_session, index_client, run_daemon
 from watcher.catalog import load_catalog_file
@@ -94,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except WatcherError as exc:
         print(f"watcher: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (OSError, SQLAlchemyError) as exc:
+        # The database (or a port) is unreachable or refuses us: one line, not a traceback.
+        # SQLAlchemy appends a multi-line "background" link; its first line says it all.
+        print(f"watcher: {(str(exc) or type(exc).__name__).splitlines()[0]}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,7 @@ from itertools import groupby
 from typing import Any
 
 from packaging.utils import NormalizedName
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.errors import InvalidName, JournalRateLimited
@@ -37,7 +37,7 @@ from watcher.pypi import IndexClient
 from watcher.pypi.journal import JournalRow
 from watcher.store import Database, queries
 from watcher.store.base import utcnow
-from watcher.store.models import IndexEvent, IndexProject, IndexState, JournalState
+from watcher.store.models import IndexEvent, IndexState, JournalState
 from watcher.watch import Watch
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class JournalFollower:
             # What the stored listing already knows. A row older than that is history a
             # newer listing (or an earlier page) already applied: a log that lags behind
             # must not report a re-created project as removed, or a removed one as back.
-            stored = await _stored_serials(
+            stored = await queries.listing_serials(
                 session,
                 [n for n, c in changes.items() if n in matched or not c.exists or c.roles],
             )
@@ -298,12 +298,12 @@ class JournalFollower:
             if events:
                 await session.execute(insert(IndexEvent), events)
             report.matched += len(events)
-            await _save_state(session, rows[-1].serial, now)
+            await queries.save_journal_cursor(session, rows[-1].serial, now)
         return {norm for norm, change in changes.items() if change.founding}
 
     async def _save_cursor(self, serial: int) -> None:
         async with self._db.transaction() as session:
-            await _save_state(session, serial, self._clock())
+            await queries.save_journal_cursor(session, serial, self._clock())
         self._failures, self._retry_at = 0, None
 
     async def _back_off(self, exc: JournalRateLimited) -> None:
@@ -320,35 +320,14 @@ class JournalFollower:
                 # Refused before a cursor existed: nothing to keep but the wait.
                 self._failures, self._retry_at = failures, retry_at
             else:
-                await session.execute(
-                    update(JournalState)
-                    .where(JournalState.id == 1)
-                    .values(
-                        failures=failures,
-                        retry_at=retry_at,
-                        last_error=str(exc)[:1000],
-                        updated_at=now,
-                    )
-                )
+                state.failures, state.retry_at = failures, retry_at
+                state.last_error, state.updated_at = str(exc)[:1000], now
         log.warning(
             "change log rate-limited (%d in a row); next call in %.0f s, cursor kept at %s",
             failures,
             wait,
             state.serial if state is not None else "none yet",
         )
-
-
-async def _stored_serials(session: AsyncSession, names: list[str]) -> dict[str, tuple[int, bool]]:
-    """The stored serial of each name that has one, and whether it is stored as removed."""
-    found: dict[str, tuple[int, bool]] = {}
-    for start in range(0, len(names), 500):
-        rows = await session.execute(
-            select(
-                IndexProject.normalized_name, IndexProject.last_serial, IndexProject.removed_at
-            ).where(IndexProject.normalized_name.in_(names[start : start + 500]))
-        )
-        found.update({str(n): (int(s), r is not None) for n, s, r in rows if s is not None})
-    return found
 
 
 def _news(
@@ -384,15 +363,6 @@ async def _store_listing(
     ]
     if rows:
         await queries.upsert_listing_rows(session, rows)
-
-
-async def _save_state(session: AsyncSession, serial: int, now: datetime) -> None:
-    values = {"serial": serial, "failures": 0, "retry_at": None, "last_error": None}
-    updated = await session.execute(
-        update(JournalState).where(JournalState.id == 1).values(updated_at=now, **values)
-    )
-    if not updated.rowcount:  # type: ignore[attr-defined]
-        await session.execute(insert(JournalState).values(id=1, updated_at=now, **values))
 
 
 def _printable(text: str) -> str:

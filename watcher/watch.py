@@ -236,8 +236,9 @@ class Watch:
                     for c, n, serial, event in batch
                     if c in matched
                 ]
-            removed = await listing_store.resolve_removed(conn, now)
             async with AsyncSession(bind=conn) as session:
+                gone = await listing_store.gone_names(conn)
+                removed = await queries.resolve_open_findings(session, gone, now)
                 stamp = listing.serial if listing.serial is not None else now.isoformat()
                 report.resolved = await self.announce_removed(session, removed, stamp, now)
             diff = await listing_store.apply_snapshot(conn, now)

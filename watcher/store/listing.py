@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from watcher.errors import WatcherError
 from watcher.names import canonicalize_many
+from watcher.store.base import UTCDateTime
 
 _BATCH = 50_000
 # A listing that would remove more than this share of the stored names (and at least
@@ -197,7 +198,9 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
     ).all()
     for event, count in counts:
         setattr(diff, str(event), int(count))
-    stamp = {"now": _bind_time(conn, now)}
+    # Bound through the column type: naive UTC on SQLite, aware on PostgreSQL.
+    stamp = {"now": now}
+    now_param = bindparam("now", type_=UTCDateTime())
     await conn.execute(
         text(
             "INSERT INTO index_projects (normalized_name, name, last_serial, first_seen_at, "
@@ -205,7 +208,7 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
             "FROM index_delta WHERE true "
             "ON CONFLICT (normalized_name) DO UPDATE SET name = excluded.name, "
             "last_serial = excluded.last_serial, removed_at = NULL"
-        ),
+        ).bindparams(now_param),
         stamp,
     )
     if diff.removed:
@@ -213,7 +216,7 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
             text(
                 "UPDATE index_projects SET removed_at = :now "
                 "WHERE normalized_name IN (SELECT normalized_name FROM index_gone)"
-            ),
+            ).bindparams(now_param),
             stamp,
         )
     if conn.dialect.name == "sqlite":
@@ -223,28 +226,8 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
     return diff
 
 
-def _bind_time(conn: AsyncConnection, now: datetime) -> Any:
-    # The UTC column type stores naive UTC on SQLite and aware values on PostgreSQL.
-    return now.replace(tzinfo=None) if conn.dialect.name == "sqlite" else now
-
-
-async def resolve_removed(conn: AsyncConnection, now: datetime) -> list[tuple[str, str, str]]:
-    """Resolve the open findings of public names the listing no longer has.
-
-    Returns the (public_name, internal_name, kind) of every finding it resolved.
-    """
-    where = "status = 'open' AND public_name IN (SELECT normalized_name FROM index_gone)"
-    rows = (
-        await conn.execute(
-            text(
-                f"SELECT public_name, internal_name, kind FROM findings WHERE {where} "  # noqa: S608 - constant
-                "ORDER BY public_name, internal_name"
-            )
-        )
-    ).all()
-    if rows:
-        await conn.execute(
-            text(f"UPDATE findings SET status = 'resolved', updated_at = :now WHERE {where}"),  # noqa: S608 - constant
-            {"now": _bind_time(conn, now)},
-        )
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+async def gone_names(conn: AsyncConnection) -> list[str]:
+    """The stored names the loaded listing no longer has (never more than the share
+    :func:`apply_snapshot` accepts, or it refuses the listing)."""
+    rows = await conn.execute(text("SELECT normalized_name FROM index_gone"))
+    return [str(row[0]) for row in rows]

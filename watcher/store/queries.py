@@ -391,3 +391,29 @@ async def upsert_listing_rows(session: AsyncSession, rows: list[dict[str, Any]])
         where=(table.c.last_serial.is_(None)) | (stmt.excluded.last_serial > table.c.last_serial),
     )
     await session.execute(stmt, rows)
+
+
+async def listing_serials(session: AsyncSession, names: list[str]) -> dict[str, tuple[int, bool]]:
+    """The stored serial of each name that has one, and whether it is stored as removed."""
+    found: dict[str, tuple[int, bool]] = {}
+    for start in range(0, len(names), 500):
+        rows = await session.execute(
+            select(
+                IndexProject.normalized_name, IndexProject.last_serial, IndexProject.removed_at
+            ).where(IndexProject.normalized_name.in_(names[start : start + 500]))
+        )
+        found.update({str(n): (int(s), r is not None) for n, s, r in rows if s is not None})
+    return found
+
+
+# --- change-log cursor ---------------------------------------------------------------------
+
+
+async def save_journal_cursor(session: AsyncSession, serial: int, now: datetime) -> None:
+    """Move the change-log cursor to ``serial`` after a good call; any backoff ends."""
+    state = await session.get(JournalState, 1)
+    if state is None:
+        state = JournalState(id=1)
+        session.add(state)
+    state.serial, state.failures, state.retry_at, state.last_error = serial, 0, None, None
+    state.updated_at = now

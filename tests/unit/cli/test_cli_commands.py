@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from tests.support import closed_port
 from watcher import __version__
 from watcher.cli import main
 from watcher.store.session import alembic_config
@@ -203,3 +204,17 @@ def test_status_does_not_create_a_database(
 
     assert "run `watcher db upgrade`" in capsys.readouterr().err
     assert tables(db_file) == set()
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/none"
+    monkeypatch.setenv("WATCHER_DATABASE_URL", url)
+
+    assert main(["status"]) == 1
+    assert main(["db", "upgrade"]) == 1
+
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert all(line.startswith("watcher: ") and "Connect call failed" in line for line in err)
