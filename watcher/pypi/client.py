@@ -129,7 +129,8 @@ class IndexClient:
     ) -> IndexListing | None:
         """Every project on the index (``/simple/``, PEP 691 JSON, else PEP 503 HTML).
 
-        ``None`` when the index says nothing changed since ``etag`` (304). Raises
+        ``None`` when the index says nothing changed since ``etag`` (304), or when its
+        serial header equals ``min_serial`` (every change moves the serial). Raises
         :class:`StaleIndex` when its serial is older than ``min_serial``: the simple index
         is cached for about half an hour and a stale copy must not undo newer knowledge.
         """
@@ -144,6 +145,12 @@ class IndexClient:
             raise BadResponse(url, f"HTTP {answer.status}")
         header = answer.headers.get("X-PyPI-Last-Serial")
         header_serial = int(header) if header and header.isdigit() else None
+        if header_serial is not None and min_serial is not None:
+            # Decided by the header alone: no need to parse tens of MB of names.
+            if header_serial < min_serial:
+                raise StaleIndex(url, header_serial, min_serial)
+            if header_serial == min_serial:
+                return None  # the same serial: nothing on the index changed
         kind = answer.headers.get("Content-Type", "")
         parse = parse_index_json if "json" in kind else parse_index_html
         listing = parse(

@@ -55,3 +55,21 @@ async def test_truncated_listing_is_a_clear_error(
     fake_index.set_body("/simple/", body, content_type=SIMPLE_JSON)
     with pytest.raises(BadResponse, match="truncated"):
         await make_client().fetch_index()
+
+
+async def test_a_listing_at_the_known_serial_is_not_parsed_again(
+    make_client: MakeClient, fake_index: FakeIndex
+) -> None:
+    fake_index.add_release("a", "1.0")
+    client = make_client()
+    listing = await client.fetch_index()
+    assert listing is not None
+    assert listing.serial is not None
+    # No ETag sent: a 200 with the same serial header means nothing changed.
+    assert await client.fetch_index(min_serial=listing.serial) is None
+    with pytest.raises(StaleIndex):
+        await client.fetch_index(min_serial=listing.serial + 1)
+    fake_index.add_release("b", "1.0")
+    newer = await client.fetch_index(min_serial=listing.serial)
+    assert newer is not None
+    assert newer.names == [b"a", b"b"]
