@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
 from watcher.app import Service
-from watcher.catalog import load_catalog_file
 from watcher.config import Settings, load_settings
 from watcher.store import Database
 
@@ -101,6 +100,21 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
+def opened_sessions(monkeypatch: pytest.MonkeyPatch) -> list[aiohttp.ClientSession]:
+    """Every ``aiohttp.ClientSession`` created during the test, in order."""
+    sessions: list[aiohttp.ClientSession] = []
+    real = aiohttp.ClientSession
+
+    def record(*args: Any, **kwargs: Any) -> aiohttp.ClientSession:
+        session = real(*args, **kwargs)
+        sessions.append(session)
+        return session
+
+    monkeypatch.setattr(aiohttp, "ClientSession", record)
+    return sessions
+
+
+@pytest.fixture
 async def fake_index() -> AsyncIterator[FakeIndex]:
     """A fake index on 127.0.0.1."""
     async with FakeIndex() as index:
@@ -167,7 +181,7 @@ def make_settings(
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Service]:
     """Run the daemon in this event loop until the block exits."""
-    service = Service(settings, load_catalog_file(settings.catalog_path))
+    service = Service(settings)
     task = asyncio.create_task(service.run())
     started = asyncio.create_task(service.started.wait())
     done, _ = await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)

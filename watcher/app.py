@@ -5,50 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 
-import aiohttp
 from aiohttp import web
 
-from watcher.alerts import Dispatcher, SlackSender
-from watcher.catalog import Catalog, load_catalog_file
+from watcher.alerts import Dispatcher
+from watcher.alerts.slack import open_slack_sender
 from watcher.checks import NameChecker
 from watcher.config import Settings
 from watcher.jobs import Jobs
-from watcher.journal import JournalFollower
-from watcher.matching import build_matcher
-from watcher.pypi import IndexClient
+from watcher.matching.live import CatalogView, LiveCatalog, load_view
+from watcher.pipeline import Pipeline
+from watcher.pypi import open_index_client
+from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.store import Database
-from watcher.watch import Watch
+from watcher.store.base import utcnow
 from watcher.web import create_app
 
 log = logging.getLogger(__name__)
-
-
-@asynccontextmanager
-async def http_session(settings: Settings) -> AsyncIterator[aiohttp.ClientSession]:
-    """The process's one HTTP client session (index and Slack), created in the running loop."""
-    timeout = aiohttp.ClientTimeout(total=settings.http_timeout, connect=10)
-    async with aiohttp.ClientSession(
-        timeout=timeout,
-        headers={"User-Agent": settings.user_agent},
-        raise_for_status=False,
-    ) as session:
-        yield session
-
-
-def index_client(settings: Settings, session: aiohttp.ClientSession) -> IndexClient:
-    """The index client configured from ``settings``."""
-    return IndexClient(
-        session,
-        settings.index_url,
-        retries=settings.http_retries,
-        max_feed_bytes=settings.max_feed_bytes,
-        max_json_bytes=settings.max_json_bytes,
-        max_index_bytes=settings.max_index_bytes,
-        max_journal_bytes=settings.max_journal_bytes,
-    )
 
 
 async def open_database(settings: Settings) -> Database:
@@ -70,76 +44,87 @@ async def open_database(settings: Settings) -> Database:
 
 
 class Service:
-    """The running daemon. ``run`` returns when ``stop`` is set (SIGTERM/SIGINT)."""
+    """The running daemon. ``run`` returns when ``stop`` is set (SIGTERM/SIGINT).
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    ``view`` is the catalog to start with; by default it is read from the catalog file.
+    """
+
+    def __init__(self, settings: Settings, view: CatalogView | None = None) -> None:
         self.settings = settings
-        self.catalog = catalog
+        self.catalog = LiveCatalog(view or load_view(settings.catalog_path, utcnow()))
         self.stop = asyncio.Event()
         self.started = asyncio.Event()
         self.port: int | None = None
         self.jobs: Jobs | None = None
 
+    def reload_catalog(self) -> None:
+        """Look at the catalog file now (SIGHUP)."""
+        if self.jobs is not None:
+            self.jobs.run_now("catalog", "catalog reload requested")
+
     async def run(self) -> None:
-        """Start everything in order, wait for ``stop``, shut down in reverse order."""
+        """Start everything in order, wait for ``stop``, shut down in reverse order:
+        database, index client, Slack, HTTP API, then the jobs (stopped first)."""
         settings = self.settings
         async with AsyncExitStack() as stack:
             db = await open_database(settings)
             stack.push_async_callback(db.close)
-            session = await stack.enter_async_context(http_session(settings))
-            client = index_client(settings, session)
-            matcher = build_matcher(self.catalog)
-
+            client = await stack.enter_async_context(open_index_client(settings.index))
             sender = None
-            if settings.slack_enabled:
-                assert settings.slack_token is not None
-                assert settings.slack_channel is not None
-                sender = SlackSender(
-                    session,
-                    settings.slack_token.get_secret_value(),
-                    settings.slack_channel,
-                    base_url=settings.slack_api_url,
-                )
+            if settings.slack is not None:
+                sender = await stack.enter_async_context(open_slack_sender(settings.slack))
             else:
                 log.warning(
                     "Slack is not configured (WATCHER_SLACK_TOKEN/WATCHER_SLACK_CHANNEL):"
                     " alerts are kept in the outbox and logged"
                 )
 
-            checker = NameChecker(self.catalog, matcher, client)
-            token = settings.api_token.get_secret_value() if settings.api_token else None
-            runner = web.AppRunner(create_app(checker, db, token), access_log=None)
+            pipeline = Pipeline(db, client, self.catalog)
+            if db.dialect == "sqlite":
+                # One process per SQLite file: claims left behind are a dead process's.
+                released = await pipeline.release_stale_claims()
+                if released:
+                    log.info("released %d index events a stopped process had claimed", released)
+            catalog = CatalogSource(db, client, self.catalog, path=settings.catalog_path)
+            await catalog.record_loaded()
+
+            checker = NameChecker(self.catalog, client)
+            runner = web.AppRunner(create_app(checker, db, settings.api.token), access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            site = web.TCPSite(runner, settings.api.host, settings.api.port)
             await site.start()
-            self.port = _bound_port(runner, settings.http_port)
+            self.port = _bound_port(runner, settings.api.port)
 
-            watch = Watch(db, client, self.catalog, matcher)
             journal = None
-            if settings.journal:
-                journal = JournalFollower(
-                    db, client, watch, matcher, max_backoff=settings.journal_max_backoff
+            if settings.schedule.journal:
+                journal = JournalSource(
+                    db,
+                    client,
+                    self.catalog,
+                    pipeline.recorder,
+                    max_backoff=settings.schedule.journal_max_backoff,
                 )
             self.jobs = Jobs(
-                watch,
-                Dispatcher(db, sender, retry_base=settings.alert_retry_base),
-                poll_interval=settings.poll_interval,
-                dispatch_interval=settings.dispatch_interval,
-                reconcile_interval=settings.reconcile_interval,
+                pipeline,
+                Dispatcher(db, sender, retry_base=settings.schedule.alert_retry_base),
+                settings.schedule,
+                feeds=FeedSource(db, client, self.catalog),
+                listing=ListingSource(db, client, self.catalog, pipeline.recorder),
+                catalog=catalog,
                 journal=journal,
-                journal_interval=settings.journal_interval,
             )
             self.jobs.start()
             stack.push_async_callback(self.jobs.stop)
 
+            view = self.catalog.current
             log.info(
                 "watching %s%s for %d names and %d prefixes; API on http://%s:%s",
-                settings.pypi_url,
+                settings.index.url,
                 " (with its change log)" if journal else "",
-                len(self.catalog.names),
-                len(self.catalog.prefixes),
-                settings.http_host,
+                len(view.catalog.names),
+                len(view.catalog.prefixes),
+                settings.api.host,
                 self.port,
             )
             self.started.set()
@@ -156,14 +141,14 @@ def _bound_port(runner: web.AppRunner, configured: int) -> int:
 
 
 async def run_daemon(settings: Settings) -> None:
-    """Load the catalog, run the service until SIGTERM/SIGINT."""
-    catalog = load_catalog_file(settings.catalog_path)
-    service = Service(settings, catalog)
+    """Load the catalog, run the service until SIGTERM/SIGINT; SIGHUP reloads the catalog."""
+    service = Service(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, service.stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload_catalog)
     try:
         await service.run()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)

@@ -7,8 +7,8 @@ from typing import Any
 
 from packaging.utils import NormalizedName
 
-from watcher.catalog import Catalog
-from watcher.matching import Match, Matcher, Risk, assess_risk
+from watcher.matching import Match, Risk, assess_risk
+from watcher.matching.live import LiveCatalog
 from watcher.names import canonical
 from watcher.pypi import IndexClient
 
@@ -48,9 +48,8 @@ class Verdict:
 class NameChecker:
     """Validates a name, matches it against the catalog and asks the index if it exists."""
 
-    def __init__(self, catalog: Catalog, matcher: Matcher, client: IndexClient) -> None:
+    def __init__(self, catalog: LiveCatalog, client: IndexClient) -> None:
         self._catalog = catalog
-        self._matcher = matcher
         self._client = client
 
     async def check(self, name: str) -> Verdict:
@@ -60,12 +59,13 @@ class NameChecker:
         :class:`~watcher.errors.IndexClientError` when the index cannot be asked.
         """
         norm = canonical(name)
-        matches = self._matcher.match(norm)
+        view = self._catalog.current
+        matches = view.matcher.match(norm)
         exists = await self._client.exists(norm)
-        allowed = self._catalog.is_allowed(norm)
+        allowed = view.catalog.is_allowed(norm)
         return Verdict(
             name=norm,
-            internal=self._catalog.is_internal(norm),
+            internal=view.catalog.is_internal(norm),
             allowed=allowed,
             public_exists=exists,
             matches=matches,

@@ -12,19 +12,22 @@ import json
 import logging
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from watcher import __version__
-from watcher.app import http_session, index_client, run_daemon
+from watcher.app import run_daemon
 from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker, Verdict
 from watcher.config import Settings, load_settings
 from watcher.errors import CatalogError, ConfigError, IndexClientError, InvalidName, WatcherError
-from watcher.matching import CatalogMatcher, build_matcher
+from watcher.matching import CatalogMatcher
+from watcher.matching.live import LiveCatalog, load_view
 from watcher.matching.scan import read_dump, scan
-from watcher.store import Database, queries
+from watcher.pypi import open_index_client
+from watcher.store import Database, DatabaseError
+from watcher.store.status import coverage
+from watcher.web.views import coverage_json
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except WatcherError as exc:
         print(f"watcher: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except (OSError, SQLAlchemyError) as exc:
+    except (OSError, DatabaseError) as exc:
         # The database (or a port) is unreachable or refuses us: one line, not a traceback.
         # SQLAlchemy appends a multi-line "background" link; its first line says it all.
         print(f"watcher: {(str(exc) or type(exc).__name__).splitlines()[0]}", file=sys.stderr)
@@ -107,9 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _check(settings: Settings, name: str, *, as_json: bool) -> int:
-    catalog = load_catalog_file(settings.catalog_path)
-    async with http_session(settings) as session:
-        checker = NameChecker(catalog, build_matcher(catalog), index_client(settings, session))
+    catalog = LiveCatalog(load_view(settings.catalog_path, datetime.now(UTC)))
+    async with open_index_client(settings.index) as client:
+        checker = NameChecker(catalog, client)
         try:
             verdict = await checker.check(name)
         except IndexClientError as exc:
@@ -182,7 +185,7 @@ async def _status(settings: Settings) -> None:
     try:
         await db.require_current()  # reading must not create or migrate anything
         async with db.transaction() as session:
-            print(json.dumps(await queries.coverage(session), indent=2))
+            print(json.dumps(coverage_json(await coverage(session)), indent=2))
     finally:
         await db.close()
 

@@ -7,6 +7,7 @@ variable; the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from pathlib import Path
@@ -35,6 +36,83 @@ _REQUIRED_HINTS = {
 def env_name(field: str) -> str:
     """The environment variable that sets ``field``."""
     return ENV_PREFIX + field.upper()
+
+
+# -- typed views of the settings, one per system ----------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """What the index client needs (:attr:`Settings.index`)."""
+
+    url: str
+    """The index's base URL, without a trailing slash (``WATCHER_PYPI_URL``)."""
+    user_agent: str
+    """``User-Agent`` sent on every request (``WATCHER_USER_AGENT``)."""
+    timeout: float
+    """Total seconds per request attempt (``WATCHER_HTTP_TIMEOUT``)."""
+    retries: int
+    """Retries on 429/5xx answers, connection errors and timeouts (``WATCHER_HTTP_RETRIES``)."""
+    max_feed_bytes: int
+    """Cap on an RSS body (``WATCHER_MAX_FEED_BYTES``)."""
+    max_json_bytes: int
+    """Cap on a JSON API body (``WATCHER_MAX_JSON_BYTES``)."""
+    max_index_bytes: int
+    """Cap on the ``/simple/`` listing (``WATCHER_MAX_INDEX_BYTES``)."""
+    max_journal_bytes: int
+    """Cap on an XML-RPC change-log answer (``WATCHER_MAX_JOURNAL_BYTES``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """What the Slack sender needs (:attr:`Settings.slack`); exists only when Slack is on."""
+
+    token: str = dataclasses.field(repr=False)
+    """The bot token, in clear (``WATCHER_SLACK_TOKEN``); kept out of ``repr``."""
+    channel: str
+    """The channel alerts go to (``WATCHER_SLACK_CHANNEL``)."""
+    api_url: str | None
+    """Slack Web API base URL ending in ``/``, or ``None`` for Slack's own
+    (``WATCHER_SLACK_API_URL``)."""
+    timeout: float
+    """Total seconds per Slack request (``WATCHER_SLACK_TIMEOUT``)."""
+    user_agent: str
+    """``User-Agent`` sent to Slack (``WATCHER_USER_AGENT``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """What the HTTP API needs (:attr:`Settings.api`)."""
+
+    host: str
+    """Address to listen on (``WATCHER_HTTP_HOST``)."""
+    port: int
+    """Port to listen on; 0 picks a free one (``WATCHER_HTTP_PORT``)."""
+    token: str | None = dataclasses.field(repr=False)
+    """Bearer token the API requires, in clear, or ``None`` for none (``WATCHER_API_TOKEN``);
+    kept out of ``repr``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When the periodic jobs run (:attr:`Settings.schedule`). Every value is in seconds."""
+
+    poll_interval: float
+    """Between feed polls (``WATCHER_POLL_INTERVAL``)."""
+    reconcile_interval: float
+    """Between whole-index reconciles (``WATCHER_RECONCILE_INTERVAL``)."""
+    journal: bool
+    """Whether the index's XML-RPC change log is followed too (``WATCHER_JOURNAL``)."""
+    journal_interval: float
+    """Between change-log calls (``WATCHER_JOURNAL_INTERVAL``)."""
+    journal_max_backoff: float
+    """Longest wait after the change log's rate-limit fault (``WATCHER_JOURNAL_MAX_BACKOFF``)."""
+    dispatch_interval: float
+    """Between outbox drains (``WATCHER_DISPATCH_INTERVAL``)."""
+    alert_retry_base: float
+    """First retry delay of an alert Slack did not take (``WATCHER_ALERT_RETRY_BASE``)."""
+    catalog_reload_interval: float
+    """Between checks of the catalog file for changes (``WATCHER_CATALOG_RELOAD_INTERVAL``)."""
 
 
 class Settings(BaseSettings):
@@ -79,6 +157,10 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Cap on an RSS body")
     max_json_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Cap on a JSON body")
     alert_retry_base: float = Field(5.0, gt=0, description="First retry delay of an alert")
+    slack_timeout: float = Field(10.0, gt=0, description="Total seconds per Slack request")
+    catalog_reload_interval: float = Field(
+        60.0, gt=0, description="Seconds between checks of the catalog file for changes"
+    )
     log_level: str = "INFO"
 
     @field_validator("pypi_url", "slack_api_url")
@@ -125,6 +207,56 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """Alerts go to Slack only when both a token and a channel are set."""
         return self.slack_token is not None and self.slack_channel is not None
+
+    @property
+    def index(self) -> IndexSettings:
+        """The index client's settings; :class:`ConfigError` if ``WATCHER_PYPI_URL`` is unset."""
+        return IndexSettings(
+            url=self.index_url,
+            user_agent=self.user_agent,
+            timeout=self.http_timeout,
+            retries=self.http_retries,
+            max_feed_bytes=self.max_feed_bytes,
+            max_json_bytes=self.max_json_bytes,
+            max_index_bytes=self.max_index_bytes,
+            max_journal_bytes=self.max_journal_bytes,
+        )
+
+    @property
+    def slack(self) -> SlackSettings | None:
+        """Slack's settings, or ``None`` unless both a token and a channel are set."""
+        if self.slack_token is None or self.slack_channel is None:
+            return None
+        return SlackSettings(
+            token=self.slack_token.get_secret_value(),
+            channel=self.slack_channel,
+            api_url=self.slack_api_url,
+            timeout=self.slack_timeout,
+            user_agent=self.user_agent,
+        )
+
+    @property
+    def api(self) -> ApiSettings:
+        """The HTTP API's settings."""
+        return ApiSettings(
+            host=self.http_host,
+            port=self.http_port,
+            token=self.api_token.get_secret_value() if self.api_token is not None else None,
+        )
+
+    @property
+    def schedule(self) -> ScheduleSettings:
+        """The periodic jobs' intervals."""
+        return ScheduleSettings(
+            poll_interval=self.poll_interval,
+            reconcile_interval=self.reconcile_interval,
+            journal=self.journal,
+            journal_interval=self.journal_interval,
+            journal_max_backoff=self.journal_max_backoff,
+            dispatch_interval=self.dispatch_interval,
+            alert_retry_base=self.alert_retry_base,
+            catalog_reload_interval=self.catalog_reload_interval,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watcher.alerts import Dispatcher
+from watcher.config import ScheduleSettings
 from watcher.errors import WatcherError
-from watcher.journal import JournalFollower
-from watcher.watch import Watch
+from watcher.pipeline import Pipeline
+from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 
 log = logging.getLogger(__name__)
 
@@ -36,119 +37,115 @@ logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
 
 
 class Jobs:
-    """The daemon's periodic work: feed polling, reconcile, change log, outbox dispatch."""
+    """The daemon's periodic work: each source on its interval, each followed by the
+    pipeline over the events it recorded (and any an earlier run left), plus the outbox."""
 
     def __init__(
         self,
-        watch: Watch,
+        pipeline: Pipeline,
         dispatcher: Dispatcher,
+        schedule: ScheduleSettings,
         *,
-        poll_interval: float,
-        dispatch_interval: float,
-        reconcile_interval: float | None = None,
-        journal: JournalFollower | None = None,
-        journal_interval: float = 60.0,
+        feeds: FeedSource,
+        listing: ListingSource,
+        catalog: CatalogSource,
+        journal: JournalSource | None = None,
     ) -> None:
-        self.watch = watch
+        self.pipeline = pipeline
         self.dispatcher = dispatcher
-        self._poll_interval = poll_interval
-        self._dispatch_interval = dispatch_interval
-        self._reconcile_interval = reconcile_interval
+        self.feeds = feeds
+        self.listing = listing
+        self.catalog = catalog
         self.journal = journal
-        self._journal_interval = journal_interval
+        self._schedule = schedule
         self._running: set[asyncio.Task[None]] = set()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     async def poll(self) -> None:
         """Check not-yet-checked catalog entries, then poll the feeds."""
-        await self.watch.check_catalog()
-        reports = await self.watch.poll_feeds()
+        await self.catalog.check()
+        reports = await self.feeds.poll()
+        await self.pipeline.process_pending()
         if any(r.gap for r in reports):
             # The feed window overflowed: the index is the only complete answer, now.
-            self.reconcile_now()
+            self.run_now("reconcile", "feed gap: reconciling with the whole index now")
 
     async def reconcile(self) -> None:
         """Reconcile with the whole index, and finish events a crash left behind."""
         try:
-            await self.watch.reconcile()  # also turns its events into alerts
+            await self.listing.reconcile()
         except WatcherError as exc:  # index down, stale or refused listing
             log.error("reconcile failed, will retry at the next slot: %s", exc)
-            # Events an earlier run recorded but did not finish still get their alerts.
-            await self.watch.process_index_events()
-
-    def reconcile_now(self) -> None:
-        """Run the reconcile job as soon as possible (coalesced with a run in progress)."""
-        job = self.scheduler.get_job("reconcile")
-        if job is not None:
-            log.warning("feed gap: reconciling with the whole index now")
-            job.modify(next_run_time=datetime.now(UTC))
+        # Also when it failed: events an earlier run recorded still get their alerts.
+        await self.pipeline.process_pending()
 
     async def follow_journal(self) -> None:
         """Read the index's change log from its cursor (only with ``WATCHER_JOURNAL`` on)."""
         assert self.journal is not None
         try:
-            await self.journal.poll()  # rate limits back off inside; also processes events
+            await self.journal.poll()  # rate limits back off inside
         except WatcherError as exc:  # index down, malformed answer
             log.error("change log read failed, cursor kept; will retry: %s", exc)
-            await self.watch.process_index_events()
+        await self.pipeline.process_pending()
+
+    async def reload_catalog(self) -> None:
+        """Look at the catalog file; when it changed, process what the change found."""
+        report = await self.catalog.reload()
+        if report.changed:
+            await self.pipeline.process_pending()
+
+    def run_now(self, job_id: str, reason: str | None = None) -> None:
+        """Run a job as soon as possible (coalesced with a run in progress)."""
+        job = self.scheduler.get_job(job_id)
+        if job is not None:
+            if reason:
+                log.warning("%s", reason)
+            job.modify(next_run_time=datetime.now(UTC))
 
     async def dispatch(self) -> None:
         """Drain the alert outbox."""
         await self.dispatcher.dispatch()
 
     def start(self) -> None:
-        """Start the scheduler inside the running loop; both jobs run at once, then on interval."""
-        now = datetime.now(UTC)
-        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-        self.scheduler.add_job(
-            self._tracked("poll", self.poll),
-            "interval",
-            seconds=self._poll_interval,
-            id="poll",
-            next_run_time=now,
-            jitter=None,
-            **common,
-        )
-        if self._reconcile_interval is not None:
-            self.scheduler.add_job(
-                self._tracked("reconcile", self.reconcile),
-                "interval",
-                seconds=self._reconcile_interval,
-                id="reconcile",
-                next_run_time=now,
-                **common,
-            )
+        """Start the scheduler inside the running loop; every job runs at once, then on
+        its interval."""
+        schedule = self._schedule
+        jobs: list[tuple[str, Callable[[], Awaitable[None]], float]] = [
+            ("poll", self.poll, schedule.poll_interval),
+            ("reconcile", self.reconcile, schedule.reconcile_interval),
+            ("catalog", self.reload_catalog, schedule.catalog_reload_interval),
+            ("dispatch", self.dispatch, schedule.dispatch_interval),
+        ]
         if self.journal is not None:
+            jobs.append(("journal", self.follow_journal, schedule.journal_interval))
+        now = datetime.now(UTC)
+        for job_id, job, interval in jobs:
             self.scheduler.add_job(
-                self._tracked("journal", self.follow_journal),
+                self._tracked(job_id, job),
                 "interval",
-                seconds=self._journal_interval,
-                id="journal",
+                seconds=interval,
+                id=job_id,
                 next_run_time=now,
-                **common,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
             )
-        self.scheduler.add_job(
-            self._tracked("dispatch", self.dispatch),
-            "interval",
-            seconds=self._dispatch_interval,
-            id="dispatch",
-            next_run_time=now,
-            **common,
-        )
         self.scheduler.start()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop scheduling, let running jobs finish (cancel them after ``grace`` seconds)."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        if not self._running:
+        if not self.scheduler.running:
             return
-        _, pending = await asyncio.wait(set(self._running), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("cancelled %d jobs still running at shutdown", len(pending))
-            await asyncio.wait(pending)
+        # Pause first: shutting APScheduler 3 down cancels the jobs it runs at once.
+        self.scheduler.pause()
+        if self._running:
+            _, pending = await asyncio.wait(set(self._running), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("cancelled %d jobs still running at shutdown", len(pending))
+                await asyncio.wait(pending)
+        self.scheduler.shutdown(wait=False)
 
     def _tracked(
         self, name: str, job: Callable[[], Awaitable[None]]

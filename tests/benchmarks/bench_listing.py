@@ -59,15 +59,15 @@ async def _apply(db: Database, body: bytes, label: str, baseline: float) -> None
     started = time.perf_counter()
     listing = parse_index_json(body, url="bench", header_serial=None, etag=None)
     parsed = time.perf_counter() - started
-    async with db.engine.begin() as conn:
+    async with db.write() as session:
         await listing_store.load_snapshot(
-            conn, listing.names, listing.serials, serial=listing.serial
+            session, listing.names, listing.serials, serial=listing.serial
         )
         loaded = time.perf_counter() - started
         changed = 0
-        async for batch in listing_store.new_or_changed(conn):
+        async for batch in listing_store.new_or_changed(session):
             changed += len(batch)
-        diff = await listing_store.apply_snapshot(conn, utcnow())
+        diff = await listing_store.apply_snapshot(session, utcnow())
     total = time.perf_counter() - started
     _show(f"{label}: parse", parsed, "s")
     _show(f"{label}: + load and diff into temporary tables", loaded - parsed, "s")

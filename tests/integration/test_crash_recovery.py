@@ -3,88 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from tests.conftest import SettingsFactory
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
-from watcher.config import Settings, env_name
+from tests.support import daemon, until
 from watcher.store import Database
 from watcher.store.models import FeedState, OutboxAlert
 
 pytestmark = pytest.mark.slow
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value)
-    return env
-
-
-class Daemon:
-    """``python -m watcher run`` in a child process."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self._settings = settings
-        self._log = log
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self._log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "watcher",
-                "run",
-                env=_env(self._settings),
-                stdout=out,
-                stderr=out,
-            )
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        assert await self.proc.wait() == -signal.SIGKILL
-
-    async def terminate(self) -> int:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return await asyncio.wait_for(self.proc.wait(), timeout=20)
-
-
-@asynccontextmanager
-async def daemon(settings: Settings, log: Path) -> AsyncIterator[Daemon]:
-    process = Daemon(settings, log)
-    await process.start()
-    try:
-        yield process
-    finally:
-        assert process.proc is not None
-        if process.proc.returncode is None:
-            code = await process.terminate()
-            assert code == 0, f"daemon exited {code}; its log is {log}"
-
-
-async def until(condition: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not await condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _count(db: Database, *where: object) -> int:

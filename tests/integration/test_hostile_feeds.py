@@ -4,31 +4,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.fakes.pypi import FakeIndex, billion_laughs_feed, external_entity_feed, truncated_feed
-from watcher.catalog import load_catalog_file
-from watcher.matching import build_matcher
+from watcher.matching.live import LiveCatalog, load_view
+from watcher.pipeline import Pipeline
 from watcher.pypi import FeedKind, IndexClient
-from watcher.store import Database, queries
-from watcher.watch import Watch
+from watcher.sources import FeedSource
+from watcher.store import Database, feeds, findings
+from watcher.store.base import utcnow
 
 UPDATES = "/rss/updates.xml"
 FIFTY_MB = 50 * 1024 * 1024
 
 
+@dataclass
+class Rig:
+    feeds: FeedSource
+    pipeline: Pipeline
+
+
 @pytest.fixture
-async def watch(db: Database, fake_index: FakeIndex, catalog_file: Path) -> AsyncIterator[Watch]:
-    catalog = load_catalog_file(catalog_file)
+async def rig(db: Database, fake_index: FakeIndex, catalog_file: Path) -> AsyncIterator[Rig]:
+    live = LiveCatalog(load_view(catalog_file, utcnow()))
     timeout = aiohttp.ClientTimeout(total=20)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         client = IndexClient(
             session, fake_index.base_url, retries=0, max_feed_bytes=5 * 1024 * 1024
         )
-        yield Watch(db, client, catalog, build_matcher(catalog))
+        yield Rig(FeedSource(db, client, live), Pipeline(db, client, live))
 
 
 def _bomb(_: FakeIndex) -> None:
@@ -61,47 +69,52 @@ def _not_rss(_: FakeIndex) -> None:
     ids=["entity-bomb", "external-entity", "truncated", "50MB-chunked", "50MB-declared", "not-rss"],
 )
 async def test_bad_feed_is_refused_and_next_good_poll_processed(
-    watch: Watch,
+    rig: Rig,
     db: Database,
     fake_index: FakeIndex,
     spoil: Callable[[FakeIndex], None],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake_index.add_release("harmless", "1.0")
-    report = await watch.poll_feed(FeedKind.UPDATES)
+    report = await rig.feeds.poll_feed(FeedKind.UPDATES)
     assert report.items == 1
     async with db.transaction() as session:
-        before = await queries.get_feed_state(session, FeedKind.UPDATES)
+        before = await feeds.get_cursor(session, FeedKind.UPDATES)
         assert before is not None
-        cursor_before = (before.etag, list(before.seen_keys))
 
     fake_index.add_release("acme-billing", "66.6")
     spoil(fake_index)
     with caplog.at_level(logging.ERROR):
-        reports = await watch.poll_feeds()
+        reports = await rig.feeds.poll()
     assert [r.feed for r in reports] == [FeedKind.PACKAGES]  # updates failed, packages ran
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("updates feed failed, cursor not advanced" in r.getMessage() for r in errors)
     async with db.transaction() as session:
-        after = await queries.get_feed_state(session, FeedKind.UPDATES)
+        after = await feeds.get_cursor(session, FeedKind.UPDATES)
         assert after is not None
-        assert (after.etag, list(after.seen_keys)) == cursor_before
+        assert (after.etag, after.seen_keys, after.newest_key) == (
+            before.etag,
+            before.seen_keys,
+            before.newest_key,
+        )
 
     fake_index.set_body(UPDATES, None)
-    report = await watch.poll_feed(FeedKind.UPDATES)
+    report = await rig.feeds.poll_feed(FeedKind.UPDATES)
     assert report.new_items == 1
     assert report.matched == ["acme-billing"]
+    # The packages feed recorded the squat too: one project, one alert.
+    assert await rig.pipeline.process_pending() == 1
     async with db.transaction() as session:
-        findings = await queries.findings_for(session, "acme-billing")
-    assert {f.kind for f in findings} == {"exact", "prefix"}
+        rows = await findings.findings_for(session, "acme-billing")
+    assert {f.kind for f in rows} == {"exact", "prefix"}
 
 
-async def test_index_5xx_keeps_cursor(watch: Watch, db: Database, fake_index: FakeIndex) -> None:
+async def test_index_5xx_keeps_cursor(rig: Rig, db: Database, fake_index: FakeIndex) -> None:
     fake_index.add_release("acme-x", "1.0")
     fake_index.fail(UPDATES, 503, times=None)
-    await watch.poll_feeds()
+    await rig.feeds.poll()
     async with db.transaction() as session:
-        assert await queries.get_feed_state(session, FeedKind.UPDATES) is None
+        assert await feeds.get_cursor(session, FeedKind.UPDATES) is None
     fake_index.clear_failures()
-    report = await watch.poll_feed(FeedKind.UPDATES)
+    report = await rig.feeds.poll_feed(FeedKind.UPDATES)
     assert report.matched == ["acme-x"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -12,13 +14,15 @@ from sqlalchemy import func, select
 from tests.conftest import SettingsFactory, running
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
-from watcher.catalog import load_catalog_file
 from watcher.errors import StaleIndex
-from watcher.matching import build_matcher
+from watcher.matching.live import CatalogView, LiveCatalog, load_view
+from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
-from watcher.store import Database, queries
+from watcher.sources import CatalogSource, ListingSource
+from watcher.sources.listing import ReconcileReport
+from watcher.store import Database, findings
+from watcher.store.base import utcnow
 from watcher.store.models import IndexProject, IndexState, OutboxAlert
-from watcher.watch import Watch
 
 
 async def test_squat_lost_in_a_feed_overflow_is_alerted_once(
@@ -64,140 +68,165 @@ async def test_squats_that_appeared_while_down_are_alerted_once_each(
     assert len(fake_slack.messages) == 3
 
 
+@dataclass
+class Rig:
+    """The reconcile and the catalog check against the fake index, as the daemon wires them."""
+
+    db: Database
+    client: IndexClient
+    live: LiveCatalog
+    pipeline: Pipeline
+    listing: ListingSource
+    catalog: CatalogSource
+
+    @classmethod
+    def build(cls, db: Database, client: IndexClient, view: CatalogView) -> Rig:
+        live = LiveCatalog(view)
+        pipeline = Pipeline(db, client, live)
+        return cls(
+            db=db,
+            client=client,
+            live=live,
+            pipeline=pipeline,
+            listing=ListingSource(db, client, live, pipeline.recorder),
+            catalog=CatalogSource(db, client, live),
+        )
+
+    async def reconcile(self) -> tuple[ReconcileReport, int]:
+        """One run of the reconcile job: the report and how many alerts it led to."""
+        report = await self.listing.reconcile()
+        return report, await self.pipeline.process_pending()
+
+    async def check_catalog(self) -> tuple[int, int]:
+        """Check new catalog entries: how many events that recorded, and how many alerts
+        the pipeline then queued."""
+        recorded = await self.catalog.check()
+        return recorded, await self.pipeline.process_pending()
+
+
 @pytest.fixture
-async def watch(db: Database, fake_index: FakeIndex, catalog_file: Path) -> Watch:
-    catalog = load_catalog_file(catalog_file)
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    client = IndexClient(session, fake_index.base_url, retries=0)
-    watch = Watch(db, client, catalog, build_matcher(catalog))
-    watch._test_session = session  # type: ignore[attr-defined]
-    return watch
+async def client(fake_index: FakeIndex) -> AsyncIterator[IndexClient]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield IndexClient(session, fake_index.base_url, retries=0)
+
+
+@pytest.fixture
+def rig(db: Database, client: IndexClient, catalog_file: Path) -> Rig:
+    return Rig.build(db, client, load_view(catalog_file, utcnow()))
 
 
 async def test_stale_listing_is_not_applied_and_the_next_fresh_one_is(
-    watch: Watch, db: Database, fake_index: FakeIndex
+    rig: Rig, db: Database, fake_index: FakeIndex
 ) -> None:
-    try:
-        fake_index.add_release("first", "1.0")
-        report = await watch.reconcile()
-        assert report.new == 1
-        async with db.transaction() as session:
-            state = await session.get(IndexState, 1)
-            assert state is not None
-            applied = state.serial
-        fake_index.add_release("acme-late", "1.0")
-        fake_index.stale_serial = 0  # a cache serving an older listing
-        with pytest.raises(StaleIndex):
-            await watch.reconcile()
-        async with db.transaction() as session:
-            state = await session.get(IndexState, 1)
-            assert state is not None
-            assert state.serial == applied
-            count = await session.scalar(select(func.count()).select_from(IndexProject))
-            assert count == 1
-        fake_index.stale_serial = None
-        report = await watch.reconcile()
-        assert (report.new, report.matched) == (1, 1)
-    finally:
-        await watch._test_session.close()  # type: ignore[attr-defined]
+    fake_index.add_release("first", "1.0")
+    report, _ = await rig.reconcile()
+    assert report.new == 1
+    async with db.transaction() as session:
+        state = await session.get(IndexState, 1)
+        assert state is not None
+        applied = state.serial
+    fake_index.add_release("acme-late", "1.0")
+    fake_index.stale_serial = 0  # a cache serving an older listing
+    with pytest.raises(StaleIndex):
+        await rig.listing.reconcile()
+    async with db.transaction() as session:
+        state = await session.get(IndexState, 1)
+        assert state is not None
+        assert state.serial == applied
+        count = await session.scalar(select(func.count()).select_from(IndexProject))
+        assert count == 1
+    fake_index.stale_serial = None
+    report, _ = await rig.reconcile()
+    assert (report.new, report.matched) == (1, 1)
 
 
 async def test_unchanged_index_answers_304_and_removed_names_are_marked(
-    watch: Watch, db: Database, fake_index: FakeIndex
+    rig: Rig, db: Database, fake_index: FakeIndex
 ) -> None:
-    try:
-        fake_index.add_release("keep", "1.0")
-        fake_index.add_release("gone", "1.0")
-        await watch.reconcile()
-        report = await watch.reconcile()
-        assert report.not_modified
-        fake_index.remove_project("gone")
-        report = await watch.reconcile()
-        assert (report.new, report.changed, report.removed) == (0, 0, 1)
-        async with db.transaction() as session:
-            gone = await session.get(IndexProject, "gone")
-            assert gone is not None
-            assert gone.removed_at is not None
-    finally:
-        await watch._test_session.close()  # type: ignore[attr-defined]
+    fake_index.add_release("keep", "1.0")
+    fake_index.add_release("gone", "1.0")
+    await rig.reconcile()
+    report, _ = await rig.reconcile()
+    assert report.not_modified
+    fake_index.remove_project("gone")
+    report, _ = await rig.reconcile()
+    assert (report.new, report.changed, report.removed) == (0, 0, 1)
+    async with db.transaction() as session:
+        gone = await session.get(IndexProject, "gone")
+        assert gone is not None
+        assert gone.removed_at is not None
 
 
 async def test_removed_squat_resolves_its_finding_and_a_return_reopens_it(
-    watch: Watch, db: Database, fake_index: FakeIndex
+    rig: Rig, db: Database, fake_index: FakeIndex
 ) -> None:
-    try:
-        fake_index.add_release("acme-gone", "1.0")
-        assert (await watch.reconcile()).new_alerts == 1
+    fake_index.add_release("acme-gone", "1.0")
+    assert (await rig.reconcile())[1] == 1
 
-        fake_index.remove_project("acme-gone")
-        report = await watch.reconcile()
-        assert (report.removed, report.resolved) == (1, 1)
-        async with db.transaction() as session:
-            findings = await queries.findings_for(session, "acme-gone")
-            assert {f.status for f in findings} == {"resolved"}
-            notes = (
-                (
-                    await session.execute(
-                        select(OutboxAlert.payload).where(OutboxAlert.event_key.like("removed:%"))
-                    )
+    fake_index.remove_project("acme-gone")
+    report, _ = await rig.reconcile()
+    assert (report.removed, report.resolved) == (1, 1)
+    async with db.transaction() as session:
+        rows = await findings.findings_for(session, "acme-gone")
+        assert {f.status for f in rows} == {"resolved"}
+        notes = (
+            (
+                await session.execute(
+                    select(OutboxAlert.payload).where(OutboxAlert.event_key.like("removed:%"))
                 )
-                .scalars()
-                .all()
             )
-        assert len(notes) == 1
-        assert notes[0]["text"].startswith("Removed from PyPI: acme-gone is gone")
+            .scalars()
+            .all()
+        )
+    assert len(notes) == 1
+    assert notes[0]["text"].startswith("Removed from PyPI: acme-gone is gone")
 
-        # Gone again on the next listing: nothing more to resolve, no second note.
-        assert (await watch.reconcile()).resolved == 0
+    # Gone again on the next listing: nothing more to resolve, no second note.
+    assert (await rig.reconcile())[0].resolved == 0
 
-        fake_index.add_release("acme-gone", "2.0")
-        report = await watch.reconcile()
-        assert report.new_alerts == 1
-        async with db.transaction() as session:
-            findings = await queries.findings_for(session, "acme-gone")
-            assert {f.status for f in findings} == {"open"}
-            back = (
-                (
-                    await session.execute(
-                        select(OutboxAlert.payload).where(OutboxAlert.event_key.like("reopened:%"))
-                    )
+    fake_index.add_release("acme-gone", "2.0")
+    _, alerts = await rig.reconcile()
+    assert alerts == 1
+    async with db.transaction() as session:
+        rows = await findings.findings_for(session, "acme-gone")
+        assert {f.status for f in rows} == {"open"}
+        back = (
+            (
+                await session.execute(
+                    select(OutboxAlert.payload).where(OutboxAlert.event_key.like("reopened:%"))
                 )
-                .scalars()
-                .all()
             )
-        assert len(back) == 1
-        assert back[0]["text"].startswith("Squat back on PyPI: acme-gone 2.0")
-    finally:
-        await watch._test_session.close()  # type: ignore[attr-defined]
+            .scalars()
+            .all()
+        )
+    assert len(back) == 1
+    assert back[0]["text"].startswith("Squat back on PyPI: acme-gone 2.0")
 
 
 async def test_a_prefix_added_to_the_catalog_is_matched_against_stored_names_at_once(
-    watch: Watch, db: Database, fake_index: FakeIndex, tmp_path: Path
+    rig: Rig, db: Database, client: IndexClient, fake_index: FakeIndex, tmp_path: Path
 ) -> None:
-    try:
-        fake_index.add_release("globex-thing", "1.0")
-        await watch.check_catalog()
-        assert (await watch.reconcile()).matched == 0
+    fake_index.add_release("globex-thing", "1.0")
+    await rig.check_catalog()
+    assert (await rig.reconcile())[0].matched == 0
 
-        bigger = tmp_path / "bigger.toml"
-        bigger.write_text('names = ["acme-billing"]\nprefixes = ["acme", "globex"]\n')
-        catalog = load_catalog_file(bigger)
-        later = Watch(db, watch._client, catalog, build_matcher(catalog))
-        seen = len(fake_index.requests)
-        assert await later.check_catalog() == 1
-        async with db.transaction() as session:
-            findings = await queries.findings_for(session, "globex-thing")
-        assert [(f.internal_name, f.kind) for f in findings] == [("globex", "prefix")]
-        # Matched from the stored listing: the whole index was not fetched again.
-        assert "/simple/" not in [r.path for r in fake_index.requests[seen:]]
-        # And only once: the entry is now checked.
-        assert await later.check_catalog() == 0
-    finally:
-        await watch._test_session.close()  # type: ignore[attr-defined]
+    # A restart with a bigger catalog.
+    bigger = tmp_path / "bigger.toml"
+    bigger.write_text('names = ["acme-billing"]\nprefixes = ["acme", "globex"]\n')
+    later = Rig.build(db, client, load_view(bigger, utcnow()))
+    seen = len(fake_index.requests)
+    assert await later.check_catalog() == (1, 1)
+    async with db.transaction() as session:
+        rows = await findings.findings_for(session, "globex-thing")
+    assert [(f.internal_name, f.kind) for f in rows] == [("globex", "prefix")]
+    # Matched from the stored listing: the whole index was not fetched again.
+    assert "/simple/" not in [r.path for r in fake_index.requests[seen:]]
+    # And only once: the entry is now checked.
+    assert await later.check_catalog() == (0, 0)
 
 
 async def test_a_listing_with_two_spellings_of_one_name_is_applied_once(
-    watch: Watch, db: Database, fake_index: FakeIndex
+    rig: Rig, db: Database, fake_index: FakeIndex
 ) -> None:
     # The index never lists one canonical name twice; a broken mirror might, and that
     # must not make every reconcile fail.
@@ -207,17 +236,14 @@ async def test_a_listing_with_two_spellings_of_one_name_is_applied_once(
         b'{"_last-serial":5,"name":"other"}]}'
     )
     fake_index.set_body("/simple/", body, content_type="application/vnd.pypi.simple.v1+json")
-    try:
-        report = await watch.reconcile()
-        assert (report.new, report.matched, report.new_alerts) == (2, 1, 1)
-        async with db.transaction() as session:
-            rows = (await session.execute(select(IndexProject))).scalars().all()
-        assert sorted((r.normalized_name, r.last_serial) for r in rows) == [
-            ("acme-dup", 7),
-            ("other", 5),
-        ]
-    finally:
-        await watch._test_session.close()  # type: ignore[attr-defined]
+    report, alerts = await rig.reconcile()
+    assert (report.new, report.matched, alerts) == (2, 1, 1)
+    async with db.transaction() as session:
+        rows = (await session.execute(select(IndexProject))).scalars().all()
+    assert sorted((r.normalized_name, r.last_serial) for r in rows) == [
+        ("acme-dup", 7),
+        ("other", 5),
+    ]
 
 
 async def test_status_shows_each_source_and_counts_feed_gaps(

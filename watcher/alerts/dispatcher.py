@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watcher.alerts.messages import AlertMessage
 from watcher.alerts.slack import AlertSender, DeliveryError
-from watcher.store import Database, queries
+from watcher.store import Database, outbox
 from watcher.store.base import utcnow
-from watcher.store.models import OutboxAlert
+from watcher.store.outbox import QueuedAlert
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Dispatcher:
         if self._sender is None:
             return 0
         async with self._db.transaction() as session:
-            stuck = await queries.in_flight_alerts(session)
+            stuck = await outbox.in_flight_alerts(session)
         if not stuck:
             self._recovered = True
             return 0
@@ -80,11 +81,11 @@ class Dispatcher:
         async with self._db.transaction() as session:
             for alert in stuck:
                 if alert.id in found:
-                    await queries.mark_alert_sent(
+                    await outbox.mark_alert_sent(
                         session, alert.id, slack_ts=found[alert.id], now=now
                     )
                 else:
-                    await queries.mark_alert_failed(
+                    await outbox.mark_alert_failed(
                         session,
                         alert.id,
                         error="interrupted while sending",
@@ -95,7 +96,7 @@ class Dispatcher:
         log.info("recovered %d in-flight alerts: %d had reached Slack", len(stuck), len(found))
         return len(found)
 
-    async def _found_in_history(self, alert: OutboxAlert) -> bool:
+    async def _found_in_history(self, alert: QueuedAlert) -> bool:
         """Whether an earlier, failed attempt reached Slack anyway; if so, record it as sent.
 
         A timeout after Slack accepted the post looks like any other failure: look before
@@ -110,13 +111,13 @@ class Dispatcher:
         if alert.id not in found:
             return False
         async with self._db.transaction() as session:
-            await queries.mark_alert_sent(
+            await outbox.mark_alert_sent(
                 session, alert.id, slack_ts=found[alert.id], now=self._clock()
             )
         log.info("alert %d for %s had reached Slack already", alert.id, alert.public_name)
         return True
 
-    async def _reschedule(self, alert: OutboxAlert, exc: Exception, delay: float) -> None:
+    async def _reschedule(self, alert: QueuedAlert, exc: Exception, delay: float) -> None:
         log.warning(
             "alert %d for %s not delivered (attempt %d), retry in %.1fs: %s",
             alert.id,
@@ -126,7 +127,7 @@ class Dispatcher:
             exc,
         )
         async with self._db.transaction() as session:
-            await queries.mark_alert_failed(
+            await outbox.mark_alert_failed(
                 session,
                 alert.id,
                 error=str(exc) or type(exc).__name__,
@@ -144,21 +145,21 @@ class Dispatcher:
         if not self._recovered:
             report.recovered = await self.recover()
         while True:
-            async with self._db.transaction() as session:
-                claimed = await queries.claim_due_alerts(session, self._clock(), self._batch)
+            async with self._db.write() as session:
+                claimed = await outbox.claim_due_alerts(session, self._clock(), self._batch)
             if not claimed:
                 return report
             for index, alert in enumerate(claimed):
                 if report.failed:
                     # Don't hammer a failing Slack within one run: hand the rest back.
                     async with self._db.transaction() as session:
-                        await queries.release_alerts(session, [a.id for a in claimed[index:]])
+                        await outbox.release_alerts(session, [a.id for a in claimed[index:]])
                     return report
                 if alert.attempts > 1 and await self._found_in_history(alert):
                     report.recovered += 1
                     continue
                 try:
-                    ts = await self._sender.send(alert.id, alert.payload)
+                    ts = await self._sender.send(alert.id, AlertMessage.from_payload(alert.payload))
                 except Exception as exc:
                     delay = min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max)
                     await self._reschedule(alert, exc, delay)
@@ -172,7 +173,7 @@ class Dispatcher:
                         log.exception("alert %d could not be sent", alert.id)
                     continue
                 async with self._db.transaction() as session:
-                    await queries.mark_alert_sent(session, alert.id, slack_ts=ts, now=self._clock())
+                    await outbox.mark_alert_sent(session, alert.id, slack_ts=ts, now=self._clock())
                 report.sent += 1
                 log.info("alert %d for %s delivered", alert.id, alert.public_name)
             if report.failed:

@@ -1,8 +1,10 @@
-"""Turning an outbox payload into a Slack message (plain ``text`` plus Block Kit)."""
+"""Turning an alert message into a Slack message (plain ``text`` plus Block Kit)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from watcher.alerts.messages import AlertMessage
 
 # Block Kit refuses a whole message whose section text exceeds 3000 characters or a field
 # 2000; values come from the index (author, version, ...), so a squatter could otherwise
@@ -20,41 +22,32 @@ def _escape(value: object, limit: int = _VALUE_MAX) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
-    text = str(payload["text"])
-    name = _escape(payload.get("display_name") or payload.get("public_name"))
-    version = _escape(payload.get("version") or "no release", 100)
-    url = payload.get("project_url")
+    name = _escape(message.display_name or message.public_name)
+    version = _escape(message.version or "no release", 100)
+    url = message.project_url
     title = f"<{url}|{name} {version}>" if url and len(url) <= _URL_MAX else f"{name} {version}"
     lines = [
-        f"• `{_escape(m['internal_display'])}` — *{_escape(m['kind'])}*: {_escape(m['detail'])}"
-        for m in payload.get("matches", [])
+        f"• `{_escape(m.internal_display)}` — *{_escape(m.kind)}*: {_escape(m.detail)}"
+        for m in message.matches
     ]
     fields = [
-        ("Severity", payload.get("severity")),
-        ("Change", payload.get("change")),
-        ("Seen via", payload.get("source")),
-        ("Author", payload.get("author")),
-        ("Owners", ", ".join(payload.get("owners") or []) or None),
-        ("Organization", payload.get("organization")),
-        ("First release", payload.get("first_release")),
+        ("Severity", message.severity),
+        ("Change", message.change),
+        ("Seen via", message.source),
+        ("Author", message.author),
+        ("Owners", ", ".join(message.owners) or None),
+        ("Organization", message.organization),
+        ("First release", message.first_release),
     ]
     blocks: list[dict[str, Any]] = [
-        {
-            "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": str(payload.get("title") or "Possible squat of an internal package")[:150],
-            },
-        },
+        {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": (
-                    f"*{title}* {payload.get('section') or 'collides with:'}\n" + "\n".join(lines)
-                )[:_SECTION_MAX],
+                "text": (f"*{title}* {message.section}\n" + "\n".join(lines))[:_SECTION_MAX],
             },
         },
         {
@@ -66,11 +59,11 @@ def render(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
             ][:10],
         },
     ]
-    if payload.get("summary"):
+    if message.summary:
         blocks.append(
             {
                 "type": "context",
-                "elements": [{"type": "plain_text", "text": str(payload["summary"])[:2000]}],
+                "elements": [{"type": "plain_text", "text": message.summary[:2000]}],
             }
         )
-    return text, blocks
+    return message.text, blocks

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,13 +17,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from watcher.alerts.messages import AlertMessage
 from watcher.alerts.render import render
+from watcher.config import SlackSettings
 
 log = logging.getLogger(__name__)
 
 # Metadata event type that marks our messages, so a restarted dispatcher can tell whether a
 # post that was in flight when the process died actually reached the channel.
 EVENT_TYPE = "watcher_alert"
+_CONNECT_TIMEOUT = 10.0
 
 
 class DeliveryError(Exception):
@@ -32,7 +36,7 @@ class DeliveryError(Exception):
 class AlertSender(Protocol):
     """What the dispatcher needs from a destination."""
 
-    async def send(self, alert_id: int, payload: dict[str, Any]) -> str:
+    async def send(self, alert_id: int, message: AlertMessage) -> str:
         """Deliver one alert; return the message id. Raise :class:`DeliveryError` on failure."""
         ...
 
@@ -41,11 +45,34 @@ class AlertSender(Protocol):
         ...
 
 
+@asynccontextmanager
+async def open_slack_sender(settings: SlackSettings) -> AsyncIterator[SlackSender]:
+    """A :class:`SlackSender` on Slack's own HTTP session, closed when the block exits.
+
+    The session is created here, inside the running event loop; every request is bounded by
+    ``settings.timeout`` seconds (10 s to connect) and sends ``settings.user_agent``.
+    """
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=_CONNECT_TIMEOUT),
+        headers={"User-Agent": settings.user_agent},
+        raise_for_status=False,
+    )
+    async with session:
+        yield SlackSender(
+            session,
+            settings.token,
+            settings.channel,
+            base_url=settings.api_url,
+            user_agent=settings.user_agent,
+        )
+
+
 class SlackSender:
     """Posts alerts with ``chat.postMessage`` and finds them again in the channel history.
 
-    Requests time out by the shared session's ``ClientTimeout`` (slack-sdk ignores its own
-    ``timeout`` when given a session).
+    Requests time out by ``session``'s ``ClientTimeout`` (slack-sdk ignores its own
+    ``timeout`` when given a session). ``user_agent`` replaces slack-sdk's own ``User-Agent``,
+    which it sends on every request and which would hide the session's.
     """
 
     def __init__(
@@ -55,6 +82,7 @@ class SlackSender:
         channel: str,
         *,
         base_url: str | None = None,
+        user_agent: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
         self._channel = channel
@@ -68,10 +96,12 @@ class SlackSender:
             ],
             **kwargs,
         )
+        if user_agent:
+            self._client.headers["User-Agent"] = user_agent
 
-    async def send(self, alert_id: int, payload: dict[str, Any]) -> str:
+    async def send(self, alert_id: int, message: AlertMessage) -> str:
         """See :class:`AlertSender`."""
-        text, blocks = render(payload)
+        text, blocks = render(message)
         try:
             response = await self._client.chat_postMessage(
                 channel=self._channel,
@@ -80,7 +110,7 @@ class SlackSender:
                 unfurl_links=False,
                 metadata={
                     "event_type": EVENT_TYPE,
-                    "event_payload": {"alert_id": alert_id, "public_name": payload["public_name"]},
+                    "event_payload": {"alert_id": alert_id, "public_name": message.public_name},
                 },
             )
         except SlackApiError as exc:

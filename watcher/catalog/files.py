@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,29 @@ def load_catalog_file(path: Path) -> Catalog:
     The file's keys: ``names`` (internal package names), ``prefixes`` (namespace roots),
     ``allow`` (public projects that are ours) and ``owners`` (our PyPI users/organizations).
     """
+    return read_catalog_file(path)[0]
+
+
+def read_catalog_file(path: Path) -> tuple[Catalog, str]:
+    """Like :func:`load_catalog_file`, also returning the SHA-256 of the file's bytes (a
+    reload compares it to tell whether the file changed)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CatalogError(str(path), [exc.strerror or str(exc)]) from None
+    return parse_catalog(raw, str(path)), hashlib.sha256(raw).hexdigest()
+
+
+def parse_catalog(raw: bytes, path: str) -> Catalog:
+    """Validate a catalog file's bytes (``path`` names it in errors); see
+    :func:`load_catalog_file`."""
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except UnicodeDecodeError:
-        raise CatalogError(str(path), ["not UTF-8 text"]) from None
+        raise CatalogError(path, ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise CatalogError(path, [f"not valid TOML: {exc}"]) from None
 
     problems: list[str] = []
     lines = text.splitlines()
@@ -59,7 +72,7 @@ def load_catalog_file(path: Path) -> Catalog:
     if not parsed["names"] and not parsed["prefixes"] and not problems:
         problems.append("no names and no prefixes: nothing to protect")
     if problems:
-        raise CatalogError(str(path), problems)
+        raise CatalogError(path, problems)
     return Catalog(
         names=parsed["names"],
         prefixes=parsed["prefixes"],

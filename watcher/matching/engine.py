@@ -24,7 +24,7 @@ from typing import Protocol
 
 from packaging.utils import NormalizedName
 
-from watcher.catalog import Catalog
+from watcher.catalog.model import Catalog
 from watcher.matching import rules
 from watcher.matching.bulk import BulkFilter, FilterSpec
 from watcher.matching.model import KIND_SEVERITY, Match, MatchKind

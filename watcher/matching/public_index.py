@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from packaging.utils import NormalizedName
 
-from watcher.catalog import Catalog
+from watcher.catalog.model import Catalog
 from watcher.matching import rules
 from watcher.matching.engine import CatalogMatcher
 from watcher.matching.model import Match, MatchKind

@@ -1,6 +1,6 @@
 """The only code that knows the index's URLs and formats."""
 
-from watcher.pypi.client import IndexClient
+from watcher.pypi.client import IndexClient, open_index_client
 from watcher.pypi.models import FeedItem, FeedKind, FeedPage, ProjectInfo, ReleaseInfo
 from watcher.pypi.simple import IndexListing
 
@@ -12,4 +12,5 @@ __all__ = [
     "IndexListing",
     "ProjectInfo",
     "ReleaseInfo",
+    "open_index_client",
 ]

@@ -7,7 +7,8 @@ import json
 import logging
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from multidict import CIMultiDictProxy
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+from watcher.config import IndexSettings
 from watcher.errors import (
     BadResponse,
     IndexUnavailable,
@@ -36,6 +38,7 @@ _FEED_PATHS = {FeedKind.UPDATES: "/rss/updates.xml", FeedKind.PACKAGES: "/rss/pa
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0
+_CONNECT_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,33 @@ class _Answer:
     body: bytes
 
 
+@asynccontextmanager
+async def open_index_client(settings: IndexSettings) -> AsyncIterator[IndexClient]:
+    """An :class:`IndexClient` on the index's own HTTP session, closed when the block exits.
+
+    The session is created here, inside the running event loop; every request attempt is
+    bounded by ``settings.timeout`` seconds (10 s to connect) and sends
+    ``settings.user_agent``. Non-2xx answers are handled by the client, not raised by aiohttp.
+    """
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=_CONNECT_TIMEOUT),
+        headers={"User-Agent": settings.user_agent},
+        raise_for_status=False,
+    )
+    async with session:
+        yield IndexClient(
+            session,
+            settings.url,
+            retries=settings.retries,
+            max_feed_bytes=settings.max_feed_bytes,
+            max_json_bytes=settings.max_json_bytes,
+            max_index_bytes=settings.max_index_bytes,
+            max_journal_bytes=settings.max_journal_bytes,
+        )
+
+
 class IndexClient:
-    """Talks to the index at ``base_url`` through the process's one ``ClientSession``.
+    """Talks to the index at ``base_url`` through ``session`` (see :func:`open_index_client`).
 
     Every request retries 429/5xx answers, connection errors and timeouts with exponential
     backoff and jitter, then raises :class:`IndexUnavailable`. Bodies are read up to a cap and

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.errors import WatcherError
 from watcher.names import canonicalize_many
-from watcher.store.base import UTCDateTime
+from watcher.store.base import UTCDateTime, upsert_insert
+from watcher.store.models import IndexProject, IndexState
 
 _BATCH = 50_000
 # A listing that would remove more than this share of the stored names (and at least
@@ -105,7 +106,7 @@ _PG_GONE = "SELECT p_name AS normalized_name FROM index_diff WHERE s_name IS NUL
 
 
 async def load_snapshot(
-    conn: AsyncConnection,
+    session: AsyncSession,
     names: Sequence[bytes],
     serials: Sequence[int | None],
     *,
@@ -118,8 +119,10 @@ async def load_snapshot(
     the listing no longer has; :func:`new_or_changed` and :func:`apply_snapshot` read them.
     ``serial`` is the listing's own (global) serial, when it has one.
     Names are canonicalized and decoded batch by batch, so a million of them never exist
-    as Python strings at once.
+    as Python strings at once. Call inside :meth:`Database.write`, after
+    :func:`lock_state`.
     """
+    conn = await session.connection()
     dialect = conn.dialect.name
     suffix = _TEMP_SUFFIX[dialect]
     for table in _TEMP_TABLES:
@@ -172,9 +175,10 @@ async def load_snapshot(
 
 
 async def new_or_changed(
-    conn: AsyncConnection,
+    session: AsyncSession,
 ) -> AsyncIterator[list[tuple[str, str, int | None, str]]]:
     """Batches of (normalized_name, name, last_serial, "new"|"changed") of the listing."""
+    conn = await session.connection()
     result = await conn.stream(
         text("SELECT normalized_name, name, last_serial, event FROM index_delta")
     )
@@ -182,8 +186,9 @@ async def new_or_changed(
         yield [(str(r[0]), str(r[1]), r[2], str(r[3])) for r in batch]
 
 
-async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
+async def apply_snapshot(session: AsyncSession, now: datetime) -> ListingDiff:
     """Make the stored listing equal the snapshot; count new, changed and removed names."""
+    conn = await session.connection()
     diff = ListingDiff()
     diff.stored = int(
         (
@@ -226,8 +231,88 @@ async def apply_snapshot(conn: AsyncConnection, now: datetime) -> ListingDiff:
     return diff
 
 
-async def gone_names(conn: AsyncConnection) -> list[str]:
+async def gone_names(session: AsyncSession) -> list[str]:
     """The stored names the loaded listing no longer has (never more than the share
     :func:`apply_snapshot` accepts, or it refuses the listing)."""
-    rows = await conn.execute(text("SELECT normalized_name FROM index_gone"))
+    rows = await session.execute(text("SELECT normalized_name FROM index_gone"))
     return [str(row[0]) for row in rows]
+
+
+@dataclass(frozen=True)
+class ListingState:
+    """The last listing applied."""
+
+    serial: int | None
+    etag: str | None
+    projects: int
+    reconciled_at: datetime | None
+
+
+async def get_state(session: AsyncSession) -> ListingState | None:
+    """The last listing applied, if any."""
+    state = await session.get(IndexState, 1)
+    if state is None:
+        return None
+    return ListingState(state.serial, state.etag, state.projects, state.reconciled_at)
+
+
+async def lock_state(session: AsyncSession) -> None:
+    """Serialize listing writers on PostgreSQL (SQLite's write transaction already does)."""
+    await session.execute(select(IndexState.id).where(IndexState.id == 1).with_for_update())
+
+
+async def save_state(
+    session: AsyncSession, *, serial: int | None, etag: str | None, projects: int, now: datetime
+) -> None:
+    """Record the listing just applied."""
+    state = await session.get(IndexState, 1)
+    if state is None:
+        state = IndexState(id=1)
+        session.add(state)
+    state.serial, state.etag, state.projects, state.reconciled_at = serial, etag, projects, now
+
+
+async def upsert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert or update stored-listing rows (keys of :class:`IndexProject`) in bulk.
+
+    A row only overwrites a stored one with an older serial: a journal page and a listing
+    may arrive in either order, and the newer knowledge wins.
+    """
+    if not rows:
+        return
+    table = IndexProject.__table__
+    stmt = upsert_insert(session, table)  # type: ignore[arg-type]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["normalized_name"],
+        set_={
+            "name": stmt.excluded.name,
+            "last_serial": stmt.excluded.last_serial,
+            "removed_at": stmt.excluded.removed_at,
+        },
+        where=(table.c.last_serial.is_(None)) | (stmt.excluded.last_serial > table.c.last_serial),
+    )
+    await session.execute(stmt, rows)
+
+
+async def stored_serials(session: AsyncSession, names: list[str]) -> dict[str, tuple[int, bool]]:
+    """The stored serial of each name that has one, and whether it is stored as removed."""
+    found: dict[str, tuple[int, bool]] = {}
+    for start in range(0, len(names), 500):
+        rows = await session.execute(
+            select(
+                IndexProject.normalized_name, IndexProject.last_serial, IndexProject.removed_at
+            ).where(IndexProject.normalized_name.in_(names[start : start + 500]))
+        )
+        found.update({str(n): (int(s), r is not None) for n, s, r in rows if s is not None})
+    return found
+
+
+async def stored_names(session: AsyncSession) -> AsyncIterator[list[tuple[str, str, int | None]]]:
+    """Batches of (normalized_name, name, last_serial) of every project on the index now."""
+    result = await session.stream(
+        select(IndexProject.normalized_name, IndexProject.name, IndexProject.last_serial).where(
+            IndexProject.removed_at.is_(None)
+        )
+    )
+    async for batch in result.partitions(_BATCH):
+        yield [(str(r[0]), str(r[1]), r[2]) for r in batch]

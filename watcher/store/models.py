@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -11,6 +12,43 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from watcher.store.base import Base, utcnow
 
 NAME = String(255)
+
+
+class FindingStatus(StrEnum):
+    """Where a finding stands."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    """An outbox row's delivery state: pending -> sending -> sent (sending -> pending on
+    failure, retried with backoff)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+class EventKind(StrEnum):
+    """What a source saw happen to a public project that matched the catalog."""
+
+    NEW = "new"  # a project the index did not have before (listing, change log)
+    CHANGED = "changed"  # a known project changed (listing serial moved, change log)
+    OWNER = "owner"  # its roles changed (change log)
+    CATALOG = "catalog"  # a catalog entry added since the last start matches it
+    RELEASE = "release"  # a release announced by a feed
+    EXISTS = "exists"  # the start-up check found a catalog name taken on the index
+
+
+class EventSource(StrEnum):
+    """Which source recorded an event (also the "seen via" of its alert and releases)."""
+
+    FEED_UPDATES = "feed:updates"
+    FEED_PACKAGES = "feed:packages"
+    INDEX = "index"
+    JOURNAL = "journal"
+    CATALOG_CHECK = "catalog-check"
 
 
 class FeedState(Base):
@@ -83,9 +121,11 @@ class Finding(Base):
     internal_name: Mapped[str] = mapped_column(NAME)
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=FindingStatus.OPEN)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Why it was last resolved ("removed from the index", "no longer in the catalog").
+    resolution: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxAlert(Base):
@@ -99,7 +139,7 @@ class OutboxAlert(Base):
     public_name: Mapped[str] = mapped_column(NAME)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # pending -> sending -> sent; sending -> pending on failure (retried with backoff)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
@@ -150,10 +190,13 @@ class IndexState(Base):
 
 
 class IndexEvent(Base):
-    """A matched change found by a reconcile, waiting for its details and its alert.
+    """A matched change seen by a source, waiting for its details and its alert.
 
-    Written in the same transaction as the listing it came from, so a crash between the
-    reconcile and the alert loses nothing: the next run picks the event up.
+    Written in the same transaction as the source's cursor (feed, listing, change log), so
+    a crash between the source and the alert loses nothing: the next run picks the event
+    up. A worker claims events with a lease (``lease_until``, ``claimed_by``) so that one
+    event is processed by one worker, also across replicas; a lease that expires (its
+    worker died) makes the event claimable again.
     """
 
     __tablename__ = "index_events"
@@ -161,13 +204,18 @@ class IndexEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     normalized_name: Mapped[str] = mapped_column(NAME, index=True)
     name: Mapped[str] = mapped_column(NAME)
-    # "new", "changed", "catalog" (a catalog entry added), "owner" (journal: roles changed)
-    event: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))  # an EventKind
     serial: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # What changed, in the index's words, when the journal said ("add Owner mallory").
     detail: Mapped[str | None] = mapped_column(Text)
-    source: Mapped[str | None] = mapped_column(String(16))  # "journal"; None: the listing
+    source: Mapped[str | None] = mapped_column(String(16))  # an EventSource; None: the listing
+    # What a feed item said: its release, publication time and author.
+    version: Mapped[str | None] = mapped_column(NAME)
+    published_at: Mapped[datetime | None]
+    author: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class JournalState(Base):
@@ -185,3 +233,20 @@ class JournalState(Base):
     retry_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogState(Base):
+    """The catalog in use, per source (a file today): what was loaded, when, and the last
+    failed reload. Kept in the database so ``watcher status`` can show it from outside."""
+
+    __tablename__ = "catalog_state"
+
+    source: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    loaded_at: Mapped[datetime | None]
+    names: Mapped[int] = mapped_column(Integer, default=0)
+    prefixes: Mapped[int] = mapped_column(Integer, default=0)
+    allow: Mapped[int] = mapped_column(Integer, default=0)
+    owners: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[datetime | None]

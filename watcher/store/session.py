@@ -55,6 +55,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **engine_kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -67,6 +68,22 @@ class Database:
         """A session inside one transaction: committed on success, rolled back otherwise."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that reads and then writes: it holds the write lock from its start.
+
+        On SQLite that is ``BEGIN IMMEDIATE``: a deferred transaction that reads, then
+        writes after another connection committed, fails at once with "database is
+        locked" (WAL cannot upgrade a stale snapshot); an immediate one waits its turn
+        (busy_timeout) and then sees the newest data. PostgreSQL locks rows as it goes,
+        so there it is an ordinary transaction; the queries lock what they claim.
+        """
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(**{_IMMEDIATE: True})
+            # The session begins (and commits, after flushing) the connection's transaction.
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+                yield session
 
     async def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
@@ -106,7 +123,19 @@ class Database:
         await self.engine.dispose()
 
 
+_IMMEDIATE = "watcher_immediate"
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # The driver's own implicit BEGIN is off (isolation_level None, set on connect), so
+    # SQLAlchemy's "begin" is ours to emit, IMMEDIATE for write transactions.
+    immediate = conn.get_execution_options().get(_IMMEDIATE)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin event emit BEGIN (the driver would defer it to the first write).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the HTTP API read while a poll writes; busy_timeout rides out short locks.
     cursor.execute("PRAGMA journal_mode=WAL")

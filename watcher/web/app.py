@@ -1,32 +1,22 @@
-"""App factory, middlewares (JSON errors, bearer auth) and views."""
+"""App factory and middlewares (JSON errors, bearer auth)."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from watcher import __version__
 from watcher.checks import NameChecker
-from watcher.errors import IndexClientError, InvalidName
-from watcher.store import Database, queries
+from watcher.store import Database
+from watcher.web.views import CHECKER, DATABASE, error, healthz, name_verdict, status
 
 log = logging.getLogger(__name__)
 
-CHECKER = web.AppKey("checker", NameChecker)
-DATABASE = web.AppKey("database", Database)
 API_TOKEN = web.AppKey("api_token", str)
 
-_HEALTH_TIMEOUT = 5.0
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message, "status": status}, status=status)
 
 
 @web.middleware
@@ -37,10 +27,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _error(exc.status, exc.reason)
+        return error(exc.status, exc.reason)
     except Exception:
         log.exception("unhandled error serving %s", request.path)
-        return _error(500, "internal error")
+        return error(500, "internal error")
 
 
 @web.middleware
@@ -51,41 +41,10 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-            response = _error(401, "missing or wrong bearer token")
+            response = error(401, "missing or wrong bearer token")
             response.headers["WWW-Authenticate"] = 'Bearer realm="watcher"'
             return response
     return await handler(request)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """200 while the daemon runs and the database answers, else 503."""
-    try:
-        # A database that accepts connections but never answers must not hang the probe.
-        async with asyncio.timeout(_HEALTH_TIMEOUT):
-            await request.app[DATABASE].ping()
-    except Exception as exc:  # any driver error or the timeout means "not healthy"
-        log.warning("health check: database not answering: %s", exc)
-        return web.json_response({"status": "unhealthy", "database": "down"}, status=503)
-    return web.json_response({"status": "ok", "version": __version__})
-
-
-async def status(request: web.Request) -> web.Response:
-    """``GET /v1/status``: where each source stands (feeds, whole index, change log, queues)."""
-    async with request.app[DATABASE].transaction() as session:
-        return web.json_response(await queries.coverage(session))
-
-
-async def name_verdict(request: web.Request) -> web.Response:
-    """``GET /v1/names/{name}``: the risk verdict for one name."""
-    name = request.match_info.get("name", "")
-    try:
-        verdict = await request.app[CHECKER].check(name)
-    except InvalidName as exc:
-        return _error(400, str(exc))
-    except IndexClientError as exc:
-        log.warning("name check of %r: index unavailable: %s", name, exc)
-        return _error(503, "the package index could not be asked; try again later")
-    return web.json_response(verdict.to_json())
 
 
 def create_app(checker: NameChecker, database: Database, api_token: str | None) -> web.Application:

@@ -1,4 +1,4 @@
-"""Rendering an outbox payload into a Slack message: escaping, layout and Block Kit limits."""
+"""Rendering an alert message into a Slack message: escaping, layout and Block Kit limits."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage, RoleGrant
 from watcher.alerts.render import render
 
 # Block Kit limits (Slack rejects the whole message with invalid_blocks beyond them).
@@ -15,23 +16,22 @@ FIELD_TEXT_MAX = 2000
 FIELDS_MAX = 10
 
 
-def payload(**overrides: Any) -> dict[str, Any]:
+def payload(**overrides: Any) -> AlertMessage:
     base: dict[str, Any] = {
-        "event": "new",
-        "text": "Possible squat: acme-tools 1.0 collides with internal 'acme' (prefix)",
+        "kind": AlertKind.NEW,
         "public_name": "acme-tools",
         "display_name": "Acme_Tools",
         "version": "1.0",
         "source": "feed:updates",
         "severity": "high",
         "matches": [
-            {
-                "internal_name": "acme",
-                "internal_display": "acme",
-                "kind": "prefix",
-                "detail": "under the internal namespace 'acme'-*",
-                "severity": "high",
-            }
+            AlertMatch(
+                internal_name="acme",
+                internal_display="acme",
+                kind="prefix",
+                detail="under the internal namespace 'acme'-*",
+                severity="high",
+            )
         ],
         "summary": "Tools",
         "author": "Mallory",
@@ -41,7 +41,7 @@ def payload(**overrides: Any) -> dict[str, Any]:
         "first_release": "2024-05-01T00:00:00+00:00",
     }
     base.update(overrides)
-    return base
+    return AlertMessage(**base)
 
 
 def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -69,9 +69,14 @@ def check_limits(blocks: list[dict[str, Any]]) -> None:
                 assert len(element["text"]) <= FIELD_TEXT_MAX
 
 
-def test_text_is_the_payload_text_and_blocks_describe_the_squat() -> None:
+def test_text_is_the_message_text_and_blocks_describe_the_squat() -> None:
     text, blocks = render(payload())
-    assert text == payload()["text"]
+    assert text == payload().text
+    assert text == "Possible squat on PyPI: Acme_Tools 1.0 collides with internal 'acme' (prefix)"
+    assert blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Possible squat of an internal package"},
+    }
     assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
     section = blocks[1]["text"]["text"]
     assert section.startswith("*<http://127.0.0.1:9/project/acme-tools/1.0/|Acme_Tools 1.0>*")
@@ -103,11 +108,13 @@ def test_control_characters_are_escaped() -> None:
             severity="&",
             first_release="<t>",
             matches=[
-                {
-                    "internal_display": "<acme>",
-                    "kind": "<k>",
-                    "detail": "a > b & c < d",
-                }
+                AlertMatch(
+                    internal_name="acme",
+                    internal_display="<acme>",
+                    kind="<k>",
+                    detail="a > b & c < d",
+                    severity="high",
+                )
             ],
         )
     )
@@ -143,7 +150,12 @@ def test_without_version_or_url() -> None:
 
 
 def test_display_name_falls_back_to_public_name() -> None:
-    _, blocks = render(payload(display_name=None, project_url=None))
+    _, blocks = render(payload(display_name="", project_url=None))
+    assert blocks[1]["text"]["text"].startswith("*acme-tools 1.0*")
+    # A stored payload without a display name reads back with the public name.
+    stored = payload(project_url=None).to_payload()
+    stored["display_name"] = None
+    _, blocks = render(AlertMessage.from_payload(stored))
     assert blocks[1]["text"]["text"].startswith("*acme-tools 1.0*")
 
 
@@ -168,10 +180,16 @@ def test_hostile_lengths_stay_within_block_kit_limits() -> None:
 def test_a_role_change_says_what_changed_and_how_the_project_relates() -> None:
     change = "add Owner mallory"
     _, blocks = render(
-        payload(change=change, section="gained role holders who are not among our owners:")
+        payload(kind=AlertKind.OURS, change=change, grants=[RoleGrant("Owner", "mallory")])
     )
     assert blocks[1]["text"]["text"].startswith(
-        "*<http://127.0.0.1:9/project/acme-tools/1.0/|Acme_Tools 1.0>* gained role holders"
+        "*<http://127.0.0.1:9/project/acme-tools/1.0/|Acme_Tools 1.0>* gained role holders "
+        "who are not among the catalog's owners:\n"
     )
+    assert blocks[0]["text"]["text"] == "Role change on our own public project"
     assert "*Change*\nadd Owner mallory" in [f["text"] for f in blocks[2]["fields"]]
     assert " collides with:" in render(payload())[1][1]["text"]["text"]
+    assert (
+        " collides with:"
+        in render(payload(kind=AlertKind.OWNER, change=change))[1][1]["text"]["text"]
+    )

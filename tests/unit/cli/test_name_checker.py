@@ -12,7 +12,8 @@ from tests.fakes.pypi import FakeIndex
 from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker
 from watcher.errors import IndexUnavailable, InvalidName
-from watcher.matching import MatchKind, Risk, build_matcher
+from watcher.matching import MatchKind, Risk
+from watcher.matching.live import LiveCatalog
 from watcher.pypi import IndexClient
 
 
@@ -21,7 +22,7 @@ async def checker(fake_index: FakeIndex, catalog_file: Path) -> AsyncIterator[Na
     catalog = load_catalog_file(catalog_file)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         client = IndexClient(session, fake_index.base_url, retries=0)
-        yield NameChecker(catalog, build_matcher(catalog), client)
+        yield NameChecker(LiveCatalog.of(catalog), client)
 
 
 async def test_squatted_name(checker: NameChecker, fake_index: FakeIndex) -> None:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from watcher import __version__
-from watcher.config import env_name, load_settings
+from watcher.config import (
+    ApiSettings,
+    IndexSettings,
+    ScheduleSettings,
+    SlackSettings,
+    env_name,
+    load_settings,
+)
 from watcher.errors import ConfigError
 
 WATCH = ("pypi_url", "catalog")
@@ -51,6 +59,8 @@ def test_defaults(clean_env: None) -> None:
     assert settings.max_feed_bytes == 5 * 1024 * 1024
     assert settings.max_json_bytes == 32 * 1024 * 1024
     assert settings.alert_retry_base == 5.0
+    assert settings.slack_timeout == 10.0
+    assert settings.catalog_reload_interval == 60.0
     assert settings.log_level == "INFO"
 
 
@@ -225,6 +235,12 @@ def test_nothing_is_required_unless_asked(clean_env: None) -> None:
         ("WATCHER_HTTP_PORT", "http", "valid integer"),
         ("WATCHER_MAX_FEED_BYTES", "0", "greater than 0"),
         ("WATCHER_ALERT_RETRY_BASE", "0", "greater than 0"),
+        ("WATCHER_SLACK_TIMEOUT", "0", "greater than 0"),
+        ("WATCHER_SLACK_TIMEOUT", "-1", "greater than 0"),
+        ("WATCHER_SLACK_TIMEOUT", "soon", "valid number"),
+        ("WATCHER_CATALOG_RELOAD_INTERVAL", "0", "greater than 0"),
+        ("WATCHER_CATALOG_RELOAD_INTERVAL", "-1", "greater than 0"),
+        ("WATCHER_CATALOG_RELOAD_INTERVAL", "soon", "valid number"),
         ("WATCHER_PYPI_URL", "ftp://127.0.0.1/", "http:// or https:// URL"),
         ("WATCHER_PYPI_URL", "127.0.0.1:8080", "http:// or https:// URL"),
         ("WATCHER_PYPI_URL", "http://", "http:// or https:// URL"),
@@ -416,3 +432,176 @@ def test_relative_catalog_in_the_file_is_relative_to_the_file(
     # From the environment, a relative path stays relative to the working directory.
     monkeypatch.setenv("WATCHER_CATALOG", "mine.toml")
     assert load_settings(config).catalog == Path("mine.toml")
+
+
+# -- per-system views -----------------------------------------------------------------
+
+
+def test_views_of_the_defaults(clean_env: None) -> None:
+    settings = load_settings(pypi_url=INDEX)
+
+    assert settings.index == IndexSettings(
+        url=INDEX,
+        user_agent=f"watcher/{__version__}",
+        timeout=30.0,
+        retries=3,
+        max_feed_bytes=5 * 1024 * 1024,
+        max_json_bytes=32 * 1024 * 1024,
+        max_index_bytes=512 * 1024 * 1024,
+        max_journal_bytes=64 * 1024 * 1024,
+    )
+    assert settings.slack is None
+    assert settings.api == ApiSettings(host="127.0.0.1", port=8080, token=None)
+    assert settings.schedule == ScheduleSettings(
+        poll_interval=60.0,
+        reconcile_interval=1800.0,
+        journal=False,
+        journal_interval=60.0,
+        journal_max_backoff=3600.0,
+        dispatch_interval=1.0,
+        alert_retry_base=5.0,
+        catalog_reload_interval=60.0,
+    )
+
+
+def test_views_from_the_environment(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable, value in {
+        "WATCHER_PYPI_URL": INDEX + "/mirror/",
+        "WATCHER_USER_AGENT": "watcher (security@example.com)",
+        "WATCHER_HTTP_TIMEOUT": "7.5",
+        "WATCHER_HTTP_RETRIES": "5",
+        "WATCHER_MAX_FEED_BYTES": "11",
+        "WATCHER_MAX_JSON_BYTES": "12",
+        "WATCHER_MAX_INDEX_BYTES": "13",
+        "WATCHER_MAX_JOURNAL_BYTES": "14",
+        "WATCHER_SLACK_TOKEN": "xoxb-env",
+        "WATCHER_SLACK_CHANNEL": "C0ENV",
+        "WATCHER_SLACK_API_URL": "http://127.0.0.1:9/api",
+        "WATCHER_SLACK_TIMEOUT": "2.5",
+        "WATCHER_HTTP_HOST": "0.0.0.0",
+        "WATCHER_HTTP_PORT": "9090",
+        "WATCHER_API_TOKEN": "api-env",
+        "WATCHER_POLL_INTERVAL": "1",
+        "WATCHER_RECONCILE_INTERVAL": "2",
+        "WATCHER_JOURNAL": "true",
+        "WATCHER_JOURNAL_INTERVAL": "3",
+        "WATCHER_JOURNAL_MAX_BACKOFF": "4",
+        "WATCHER_DISPATCH_INTERVAL": "5",
+        "WATCHER_ALERT_RETRY_BASE": "6",
+        "WATCHER_CATALOG_RELOAD_INTERVAL": "7",
+    }.items():
+        monkeypatch.setenv(variable, value)
+
+    settings = load_settings()
+
+    assert settings.index == IndexSettings(
+        url=INDEX + "/mirror",
+        user_agent="watcher (security@example.com)",
+        timeout=7.5,
+        retries=5,
+        max_feed_bytes=11,
+        max_json_bytes=12,
+        max_index_bytes=13,
+        max_journal_bytes=14,
+    )
+    assert settings.slack == SlackSettings(
+        token="xoxb-env",
+        channel="C0ENV",
+        api_url="http://127.0.0.1:9/api/",
+        timeout=2.5,
+        user_agent="watcher (security@example.com)",
+    )
+    assert settings.api == ApiSettings(host="0.0.0.0", port=9090, token="api-env")
+    assert settings.schedule == ScheduleSettings(
+        poll_interval=1.0,
+        reconcile_interval=2.0,
+        journal=True,
+        journal_interval=3.0,
+        journal_max_backoff=4.0,
+        dispatch_interval=5.0,
+        alert_retry_base=6.0,
+        catalog_reload_interval=7.0,
+    )
+
+
+def test_views_from_the_file(clean_env: None, config_file: Path) -> None:
+    config_file.write_text(
+        f'pypi_url = "{INDEX}"\n'
+        "http_timeout = 9\n"
+        "max_index_bytes = 2048\n"
+        'slack_token = "xoxb-file"\n'
+        'slack_channel = "C0FILE"\n'
+        "slack_timeout = 3\n"
+        'api_token = "api-file"\n'
+        "http_port = 8081\n"
+        "catalog_reload_interval = 15\n"
+        "journal = true\n"
+    )
+
+    settings = load_settings(config_file)
+
+    assert settings.index.url == INDEX
+    assert settings.index.timeout == 9.0
+    assert settings.index.max_index_bytes == 2048
+    assert settings.slack is not None
+    assert settings.slack.token == "xoxb-file"
+    assert settings.slack.channel == "C0FILE"
+    assert settings.slack.api_url is None
+    assert settings.slack.timeout == 3.0
+    assert settings.api.token == "api-file"
+    assert settings.api.port == 8081
+    assert settings.schedule.catalog_reload_interval == 15.0
+    assert settings.schedule.journal is True
+
+
+def test_index_view_needs_the_index_url(clean_env: None) -> None:
+    settings = load_settings()
+
+    with pytest.raises(ConfigError) as info:
+        _ = settings.index
+
+    assert _one_line(info).startswith("WATCHER_PYPI_URL is not set")
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"WATCHER_SLACK_TOKEN": "xoxb-test"},
+        {"WATCHER_SLACK_CHANNEL": "C0SECURITY"},
+        {"WATCHER_SLACK_TOKEN": "", "WATCHER_SLACK_CHANNEL": "C0SECURITY"},
+        {"WATCHER_SLACK_TOKEN": "xoxb-test", "WATCHER_SLACK_CHANNEL": ""},
+    ],
+)
+def test_slack_view_is_none_unless_token_and_channel_are_set(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setenv("WATCHER_SLACK_API_URL", "http://127.0.0.1:9/api/")
+
+    settings = load_settings()
+
+    assert settings.slack is None
+    assert not settings.slack_enabled
+
+
+def test_views_are_frozen(clean_env: None) -> None:
+    settings = load_settings(pypi_url=INDEX, slack_token="xoxb-test", slack_channel="C0")
+    assert settings.slack is not None
+
+    views = (settings.index, settings.slack, settings.api, settings.schedule)
+    for view in views:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(view, dataclasses.fields(view)[0].name, None)
+        assert not hasattr(view, "__dict__")  # slots
+
+
+def test_views_do_not_show_secrets(clean_env: None) -> None:
+    settings = load_settings(
+        slack_token="xoxb-very-secret", slack_channel="C0", api_token="api-very-secret"
+    )
+    assert settings.slack is not None
+
+    for shown in (repr(settings.slack), str(settings.slack), repr(settings.api)):
+        assert "very-secret" not in shown
+    assert "C0" in repr(settings.slack)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tests.fakes.pypi import FakeIndex
 from tests.support import closed_port
 from tests.unit.pypi.pypi_helpers import USER_AGENT, MakeClient, MiB
+from watcher.config import IndexSettings, load_settings
 from watcher.pypi import IndexClient
 
 
@@ -59,3 +61,23 @@ async def client(make_client: MakeClient) -> IndexClient:
 def closed_port_url() -> str:
     """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
     return f"http://127.0.0.1:{closed_port()}"
+
+
+@pytest.fixture
+def make_index_settings(clean_env: None, fake_index: FakeIndex) -> Callable[..., IndexSettings]:
+    """``settings.index`` for ``fake_index`` as loaded from settings; keywords override fields.
+
+    Defaults: the test User-Agent, a 5 s timeout, one retry.
+    """
+
+    def make(**overrides: Any) -> IndexSettings:
+        values: dict[str, Any] = {
+            "pypi_url": fake_index.base_url,
+            "user_agent": USER_AGENT,
+            "http_timeout": 5.0,
+            "http_retries": 1,
+        }
+        values.update(overrides)
+        return load_settings(**values).index
+
+    return make

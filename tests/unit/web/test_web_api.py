@@ -20,7 +20,7 @@ from tests.fakes.pypi import FakeIndex
 from tests.support import closed_port
 from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker
-from watcher.matching import build_matcher
+from watcher.matching.live import LiveCatalog
 from watcher.pypi import IndexClient
 from watcher.store import Database
 from watcher.web import create_app
@@ -54,7 +54,7 @@ def index(fake_index: FakeIndex) -> FakeIndex:
 def make_client(http: aiohttp.ClientSession, index: FakeIndex, catalog_file: Path) -> ClientFactory:
     catalog = load_catalog_file(catalog_file)
     client = IndexClient(http, index.base_url, retries=1, backoff=0.01)
-    checker = NameChecker(catalog, build_matcher(catalog), client)
+    checker = NameChecker(LiveCatalog.of(catalog), client)
 
     @asynccontextmanager
     async def build(database: Database, token: str | None = None) -> AsyncIterator[Client]:
@@ -319,7 +319,7 @@ async def test_index_unreachable_is_503(
 ) -> None:
     catalog = load_catalog_file(catalog_file)
     client = IndexClient(http, f"http://127.0.0.1:{closed_port()}", retries=0)
-    checker = NameChecker(catalog, build_matcher(catalog), client)
+    checker = NameChecker(LiveCatalog.of(catalog), client)
     async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as api:
         status, body = await get_json(api, "/v1/names/acme-tools")
     assert status == 503

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher.journal import fold
 from watcher.pypi.journal import JournalRow
+from watcher.sources.journal import fold
 
 T = datetime(2026, 11, 25, tzinfo=UTC)
 

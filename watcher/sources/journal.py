@@ -2,18 +2,17 @@
 
 The XML-RPC journal is the only gap-free stream of what happens on the index: every
 ``create``, release, ``remove project`` and role change has a serial. Each page of rows is
-folded into one change per project, and ONE transaction then
+folded into one change per project, and ONE write transaction then
 
 - updates the stored listing (``index_projects``: names, serials, removals), so the next
   whole-index reconcile does not report the same changes again;
 - resolves the findings of removed projects and queues their Slack notes;
-- records the matched changes as ``index_events`` (the reconcile's own queue); and
+- records the matched changes as index events, for the pipeline; and
 - moves the cursor past the page.
 
-A crash repeats a page, never skips one. :meth:`Watch.process_index_events` turns the
-events into alerts, through the same pipeline as feed items. The index rate-limits XML-RPC:
-its fault -32500 backs the follower off (persisted, so a restart honours it) and leaves the
-cursor where it was.
+A crash repeats a page, never skips one. The index rate-limits XML-RPC: its fault -32500
+backs the follower off (persisted, so a restart honours it) and leaves the cursor where
+it was.
 """
 
 from __future__ import annotations
@@ -24,21 +23,19 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
-from typing import Any
 
 from packaging.utils import NormalizedName
-from sqlalchemy import insert, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.errors import InvalidName, JournalRateLimited
-from watcher.matching import Matcher
+from watcher.matching.live import LiveCatalog
 from watcher.names import canonical
+from watcher.pipeline import Observation, Recorder
 from watcher.pypi import IndexClient
 from watcher.pypi.journal import JournalRow
-from watcher.store import Database, queries
+from watcher.store import Database, Session, events, findings, journal, listing
 from watcher.store.base import utcnow
-from watcher.store.models import IndexEvent, IndexState, JournalState
-from watcher.watch import Watch
+from watcher.store.events import NewEvent
+from watcher.store.models import EventKind, EventSource
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +70,11 @@ class ProjectChange:
         return self.appeared_at is not None and not self.exists
 
     @property
-    def event(self) -> str:
+    def event(self) -> EventKind:
         """The index event this change becomes, when it matches the catalog."""
         if self.created:
-            return "new"
-        return "owner" if self.roles else "changed"
+            return EventKind.NEW
+        return EventKind.OWNER if self.roles else EventKind.CHANGED
 
     @property
     def detail(self) -> str | None:
@@ -140,21 +137,20 @@ class JournalReport:
     matched: int = 0
     removed: int = 0
     resolved: int = 0
-    came_and_went: int = 0  # squats created and removed between two looks
-    new_alerts: int = 0
+    came_and_went: int = 0  # squats created and removed between two looks (alerted)
     rate_limited: bool = False
     backing_off: bool = False
 
 
-class JournalFollower:
-    """Reads the change log from its stored cursor and feeds changes into the pipeline."""
+class JournalSource:
+    """Reads the change log from its stored cursor and records what it says as events."""
 
     def __init__(
         self,
         db: Database,
         client: IndexClient,
-        watch: Watch,
-        matcher: Matcher,
+        catalog: LiveCatalog,
+        recorder: Recorder,
         *,
         max_pages: int = 20,
         page_rows: int = PAGE_ROWS,
@@ -163,8 +159,8 @@ class JournalFollower:
     ) -> None:
         self._db = db
         self._client = client
-        self._watch = watch
-        self._matcher = matcher
+        self._catalog = catalog
+        self._recorder = recorder
         self._max_pages = max_pages
         self._page_rows = page_rows
         self._max_backoff = max_backoff
@@ -181,7 +177,7 @@ class JournalFollower:
         """
         report = JournalReport()
         async with self._db.transaction() as session:
-            state = await session.get(JournalState, 1)
+            state = await journal.get_cursor(session)
         retry_at = state.retry_at if state is not None else self._retry_at
         if retry_at is not None and self._clock() < retry_at:
             report.backing_off = True
@@ -211,15 +207,13 @@ class JournalFollower:
             # Pages applied before the fault stay applied; their events are processed below.
             report.rate_limited = True
             await self._back_off(exc)
-        report.new_alerts = report.came_and_went + await self._watch.process_index_events()
         if report.rows:
             log.info(
-                "change log: %d rows up to serial %s, %d matched, %d removed, %d new alerts",
+                "change log: %d rows up to serial %s, %d matched, %d removed",
                 report.rows,
                 report.serial,
                 report.matched,
                 report.removed,
-                report.new_alerts,
             )
         return report
 
@@ -229,7 +223,7 @@ class JournalFollower:
         Everything before that is covered by the whole-index reconcile.
         """
         async with self._db.transaction() as session:
-            index = await session.get(IndexState, 1)
+            index = await listing.get_state(session)
         if index is not None and index.serial is not None:
             return index.serial
         return await self._client.journal_last_serial()
@@ -243,16 +237,15 @@ class JournalFollower:
         an upload's rows together; so only page boundaries within a run split them.)
         """
         changes = fold(rows, founding)
-        matched = {m.public_name for m in self._matcher.match_many(list(changes))}
+        view = self._catalog.current
+        matched = {m.public_name for m in view.matcher.match_many(list(changes))}
         now = self._clock()
-        async with self._db.transaction() as session:
-            # Write first: on SQLite the transaction then holds the write lock from its start
-            # (one that reads, then writes after a reconcile committed, fails as "locked").
-            await session.execute(update(JournalState).where(JournalState.id == 1).values(id=1))
+        async with self._db.write() as session:
+            await journal.get_cursor(session, lock=True)
             # What the stored listing already knows. A row older than that is history a
             # newer listing (or an earlier page) already applied: a log that lags behind
             # must not report a re-created project as removed, or a removed one as back.
-            stored = await queries.listing_serials(
+            stored = await listing.stored_serials(
                 session,
                 [n for n, c in changes.items() if n in matched or not c.exists or c.roles],
             )
@@ -260,68 +253,73 @@ class JournalFollower:
             await _store_listing(session, fresh, now)
             gone = [n for n, c in fresh.items() if not c.exists]
             report.removed += len(gone)
-            resolved = await queries.resolve_open_findings(session, gone, now)
+            resolved = await findings.resolve_open_findings(session, gone, now)
             for public, group in groupby(resolved, key=lambda row: row[0]):
-                serial = fresh[public].serial
-                report.resolved += await self._watch.announce_removed(
-                    session, list(group), serial, now
+                report.resolved += await self._recorder.announce_removed(
+                    session, view.catalog, list(group), fresh[public].serial, now
                 )
             for norm in sorted(n for n in gone if n in matched and fresh[n].came_and_went):
                 change = fresh[norm]
-                report.came_and_went += await self._watch.record_came_and_went(
-                    session,
-                    NormalizedName(norm),
-                    change.name,
-                    change.version,
-                    (change.appeared_at, change.gone_at),
-                    change.serial,
-                    now,
+                first, last = (
+                    t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "?"
+                    for t in (change.appeared_at, change.gone_at)
                 )
-            events: list[dict[str, Any]] = [
-                {
-                    "normalized_name": norm,
-                    "name": change.name,
-                    "serial": change.serial,
-                    "event": change.event,
-                    "detail": change.detail,
-                    "source": "journal",
-                    "created_at": now,
-                }
+                observation = Observation(
+                    public_name=NormalizedName(norm),
+                    display_name=change.name,
+                    version=change.version,
+                    source=EventSource.JOURNAL,
+                    matches=view.matcher.match(NormalizedName(norm)),
+                    change=f"public from {first} to {last}",
+                    serial=change.serial,
+                )
+                report.came_and_went += await self._recorder.record_came_and_went(
+                    session, observation, view.catalog, now
+                )
+            news = [
+                NewEvent(
+                    normalized_name=norm,
+                    name=change.name,
+                    event=change.event,
+                    source=EventSource.JOURNAL,
+                    serial=change.serial,
+                    detail=change.detail,
+                )
                 for norm, change in changes.items()
                 if (
                     norm in matched
-                    or (change.roles and self._watch.catalog.is_allowed(NormalizedName(norm)))
+                    or (change.roles and view.catalog.is_allowed(NormalizedName(norm)))
                 )
                 and change.exists
                 and _news(norm, change, fresh, stored)
             ]
-            if events:
-                await session.execute(insert(IndexEvent), events)
-            report.matched += len(events)
-            await queries.save_journal_cursor(session, rows[-1].serial, now)
+            await events.add_events(session, news, now)
+            report.matched += len(news)
+            await journal.save_cursor(session, rows[-1].serial, now)
         return {norm for norm, change in changes.items() if change.founding}
 
     async def _save_cursor(self, serial: int) -> None:
-        async with self._db.transaction() as session:
-            await queries.save_journal_cursor(session, serial, self._clock())
+        # Reads the cursor row, then writes it: a write transaction (on SQLite a deferred
+        # one fails as "locked" when another connection committed in between).
+        async with self._db.write() as session:
+            await journal.save_cursor(session, serial, self._clock())
         self._failures, self._retry_at = 0, None
 
     async def _back_off(self, exc: JournalRateLimited) -> None:
         """Wait longer after each fault in a row (stored with the cursor, which stays)."""
         now = self._clock()
-        async with self._db.transaction() as session:
-            state = await session.get(JournalState, 1)
+        async with self._db.write() as session:
+            state = await journal.get_cursor(session, lock=True)
             failures = (state.failures if state is not None else self._failures) + 1
             wait = min(_BACKOFF_START * 2 ** (failures - 1), self._max_backoff)
             if exc.retry_after is not None:
                 wait = min(max(wait, exc.retry_after), self._max_backoff)
             retry_at = now + timedelta(seconds=wait)
-            if state is None:
+            if not await journal.save_backoff(
+                session, failures=failures, retry_at=retry_at, error=str(exc), now=now
+            ):
                 # Refused before a cursor existed: nothing to keep but the wait.
                 self._failures, self._retry_at = failures, retry_at
-            else:
-                state.failures, state.retry_at = failures, retry_at
-                state.last_error, state.updated_at = str(exc)[:1000], now
         log.warning(
             "change log rate-limited (%d in a row); next call in %.0f s, cursor kept at %s",
             failures,
@@ -348,7 +346,7 @@ def _news(
 
 
 async def _store_listing(
-    session: AsyncSession, changes: dict[str, ProjectChange], now: datetime
+    session: Session, changes: dict[str, ProjectChange], now: datetime
 ) -> None:
     """Bring the stored listing up to the page: one bulk upsert, newer serials only."""
     rows = [
@@ -361,8 +359,7 @@ async def _store_listing(
         }
         for norm, change in changes.items()
     ]
-    if rows:
-        await queries.upsert_listing_rows(session, rows)
+    await listing.upsert_rows(session, rows)
 
 
 def _printable(text: str) -> str:

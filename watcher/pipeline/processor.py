@@ -1,0 +1,185 @@
+"""The pipeline: claimed events -> matches, details, history, findings and the outbox.
+
+Every source records what it saw as index events (in the transaction that moves its
+cursor); :meth:`Pipeline.process_pending` claims them in batches with a lease, fetches each
+project's details once, decides (a squat? ours? a stranger on our own project?), records,
+and finishes the events. Feed polls, reconciles and the change log may all call it at
+once: claims make sure every event is processed by one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from packaging.utils import NormalizedName
+
+from watcher.alerts.messages import RoleGrant
+from watcher.errors import IndexClientError, ProjectNotFound
+from watcher.matching.live import CatalogView, LiveCatalog
+from watcher.pipeline.observation import Observation
+from watcher.pipeline.recorder import Recorder
+from watcher.pypi import IndexClient, ProjectInfo
+from watcher.store import Database, events
+from watcher.store.base import utcnow
+from watcher.store.events import ClaimedEvent
+
+log = logging.getLogger(__name__)
+
+# A worker renews its claims every third of this while it works (a slow index cannot make
+# it lose them); a worker that died hands its events on within this.
+DEFAULT_LEASE = timedelta(seconds=15)
+_BATCH = 100
+
+# Role rows that give somebody a role ("add Owner mallory", "accepted Maintainer eve").
+_ROLE_GAINED = re.compile(r"^(?:add|accepted) (Owner|Maintainer) (\S+)$")
+
+
+class Pipeline:
+    """Turns pending index events into history, findings and alerts."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: IndexClient,
+        catalog: LiveCatalog,
+        *,
+        recorder: Recorder | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._catalog = catalog
+        self.recorder = recorder or Recorder(client.project_url)
+        self._lease = lease
+        self._clock = clock
+        self._worker = uuid.uuid4().hex
+
+    async def process_pending(self, limit: int = 500) -> int:
+        """Claim and process pending events (up to ``limit``); return how many alerts they
+        queued. Events other workers hold are left to them."""
+        alerts = 0
+        done = 0
+        while done < limit:
+            async with self._db.write() as session:
+                claimed = await events.claim_events(
+                    session, self._worker, self._clock(), self._lease, min(_BATCH, limit - done)
+                )
+            if not claimed:
+                break
+            done += len(claimed)
+            view = self._catalog.current
+            # One project's events together: its details are fetched once for all of them.
+            by_name = sorted(claimed, key=lambda e: (e.normalized_name, e.id))
+            groups = [list(g) for _, g in groupby(by_name, key=lambda e: e.normalized_name)]
+            held = {e.id for e in claimed}
+            heartbeat = asyncio.create_task(self._keep(held))
+            try:
+                for index, group in enumerate(groups):
+                    try:
+                        alerts += await self._process(view, group)
+                    except BaseException:
+                        # Hand the rest back at once rather than when the lease runs out.
+                        rest = [e.id for g in groups[index:] for e in g]
+                        async with self._db.transaction() as session:
+                            await events.release_events(session, rest, self._worker)
+                        raise
+                    held.difference_update(e.id for e in group)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+        return alerts
+
+    async def release_stale_claims(self) -> int:
+        """Release every claim; only for a database no other process can use (SQLite),
+        at start-up, where claims left behind belong to a process that died."""
+        async with self._db.write() as session:
+            return await events.release_all(session)
+
+    async def _keep(self, held: set[int]) -> None:
+        """Renew the lease on the events still held until cancelled."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            async with self._db.write() as session:
+                await events.extend_leases(
+                    session, list(held), self._worker, self._clock() + self._lease
+                )
+
+    async def _process(self, view: CatalogView, group: list[ClaimedEvent]) -> int:
+        norm = NormalizedName(group[0].normalized_name)
+        matches = view.matcher.match(norm)
+        info: ProjectInfo | None = None
+        # Is the public project one of ours? Allowlisted, or owned by our owners.
+        ours = view.catalog.is_allowed(norm)
+        if matches:
+            info = await self.details(norm)
+            ours = info is not None and view.catalog.owned_by_us(
+                set(info.owners), info.organization
+            )
+            if ours:
+                log.info("%s matches the catalog but is owned by us; not alerted", norm)
+        alerts = 0
+        async with self._db.write() as session:
+            now = self._clock()
+            for event in group:
+                if matches and not ours:
+                    observation = Observation(
+                        public_name=norm,
+                        display_name=event.name,
+                        version=event.version,
+                        source=event.source,
+                        matches=matches,
+                        info=info,
+                        published=event.published_at,
+                        feed_author=event.author,
+                        change=event.detail,
+                        serial=event.serial,
+                    )
+                    alerts += await self.recorder.record(session, view.catalog, observation, now)
+                grants = strangers(event.detail, view.catalog.owners) if ours else []
+                if grants:
+                    assert event.detail is not None
+                    alerts += await self.recorder.record_role_change(
+                        session,
+                        norm,
+                        event.name,
+                        event.detail,
+                        grants,
+                        event.serial,
+                        event.source,
+                        now,
+                    )
+            await events.finish_events(session, [e.id for e in group], self._worker)
+        return alerts
+
+    async def details(self, name: NormalizedName) -> ProjectInfo | None:
+        """JSON-API details of a public project, or ``None`` when they cannot be had.
+
+        The alert matters more than its details: without them, what the source said is
+        recorded.
+        """
+        try:
+            return await self._client.project(name)
+        except ProjectNotFound:
+            log.info("no JSON details for %s (no visible release yet)", name)
+        except IndexClientError as exc:
+            log.warning("details of %s unavailable: %s", name, exc)
+        return None
+
+
+def strangers(detail: str | None, owners: frozenset[str]) -> list[RoleGrant]:
+    """Each role given to a user who is not one of ``owners``, in a change-log detail."""
+    found = []
+    for action in (detail or "").split("; "):
+        gained = _ROLE_GAINED.match(action)
+        if gained and gained[2].lower() not in owners:
+            found.append(RoleGrant(role=gained[1], user=gained[2]))
+    return found

@@ -1,0 +1,314 @@
+"""The recorder: observations into history, findings and the outbox, inside the caller's
+transaction (so a source can write them together with its cursor)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from itertools import groupby
+
+from packaging.utils import NormalizedName
+
+from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage, RoleGrant
+from watcher.catalog.model import Catalog
+from watcher.matching import Match
+from watcher.pipeline.observation import Observation
+from watcher.store import Session, findings, history, outbox
+from watcher.store.models import EventSource, FindingStatus
+
+log = logging.getLogger(__name__)
+
+ProjectLink = Callable[[str, str | None], str]
+
+
+class Recorder:
+    """Stores what the pipeline learned and queues the alerts it deserves.
+
+    ``link`` gives a project's (or release's) page on the index, for the alerts.
+    """
+
+    def __init__(self, link: ProjectLink) -> None:
+        self._link = link
+
+    async def record(
+        self, session: Session, catalog: Catalog, obs: Observation, now: datetime
+    ) -> int:
+        """Store history and findings of one observation; return how many alerts it queued."""
+        info = obs.info
+        project_id, display = await history.upsert_project(
+            session,
+            obs.public_name,
+            info.name if info else obs.display_name,
+            now,
+            history.ProjectDetails(
+                latest_version=info.latest_version if info else obs.version,
+                summary=info.summary if info else None,
+                author=info.author if info else None,
+                author_email=info.author_email if info else obs.feed_author,
+                owners=list(info.owners) if info else None,
+                organization=info.organization if info else None,
+                last_serial=info.last_serial if info else None,
+            ),
+        )
+        added = await self._store_releases(session, project_id, obs, now)
+        keys = {(m.internal_name, str(m.kind)) for m in obs.matches}
+        reopened = await findings.reopen_findings(session, obs.public_name, keys, now)
+        new = await add_findings(session, obs.matches, now)
+        alerts = 0
+        if reopened:
+            # The name was removed from the index and is back: alert again.
+            again = {f.key for f in reopened}
+            back = [m for m in obs.matches if (m.internal_name, m.kind) in again]
+            message = self._message(catalog, obs, back, display, AlertKind.REOPENED)
+            alerts += await enqueue(
+                session, f"reopened:{obs.public_name}:{now.isoformat()}", message, now
+            )
+        if not new and not reopened:
+            # A squat already reported changed: an update on its findings, not a new one.
+            released = obs.new_release(added)
+            if obs.change is not None:
+                key = f"owner:{obs.public_name}:{obs.serial}"
+                alerts += await self._update(
+                    session, catalog, obs, display, now, AlertKind.OWNER, key
+                )
+            elif released is not None:
+                key = f"release:{obs.public_name}=={released}"
+                alerts += await self._update(
+                    session, catalog, obs, display, now, AlertKind.RELEASE, key, released
+                )
+        if new:
+            key = "new:{}:{}".format(
+                obs.public_name, ",".join(f"{m.internal_name}/{m.kind}" for m in sorted(new))
+            )
+            message = self._message(catalog, obs, new, display, AlertKind.NEW)
+            alerts += await enqueue(session, key, message, now)
+        return alerts
+
+    async def _store_releases(
+        self, session: Session, project_id: int, obs: Observation, now: datetime
+    ) -> set[str]:
+        """Store every release not stored yet; return the versions that were new."""
+        info = obs.info
+        owners = list(info.owners) if info else []
+        known = set()
+        added: set[str] = set()
+        for release in info.releases if info is not None else ():
+            known.add(release.version)
+            new = history.ReleaseRecord(
+                version=release.version,
+                source=obs.source,
+                first_seen_at=now,
+                upload_time=release.upload_time,
+                files=list(release.files),
+                yanked=release.yanked,
+                author=obs.author,
+                owners=owners,
+            )
+            if await history.add_release(session, project_id, new):
+                added.add(release.version)
+        # The feed can be ahead of the JSON API's cache: keep the release it announced.
+        if obs.version and obs.version not in known:
+            announced = history.ReleaseRecord(
+                version=obs.version,
+                source=obs.source,
+                first_seen_at=now,
+                upload_time=obs.published,
+                author=obs.author,
+                owners=owners,
+            )
+            if await history.add_release(session, project_id, announced):
+                added.add(obs.version)
+        return added
+
+    async def _update(
+        self,
+        session: Session,
+        catalog: Catalog,
+        obs: Observation,
+        display: str,
+        now: datetime,
+        kind: AlertKind,
+        key: str,
+        version: str | None = None,
+    ) -> int:
+        open_findings = [
+            f
+            for f in await findings.findings_for(session, obs.public_name)
+            if f.status == FindingStatus.OPEN
+        ]
+        if not open_findings:
+            return 0
+        await findings.touch_open(session, obs.public_name, now)
+        known = {f.key for f in open_findings}
+        matches = [m for m in obs.matches if (m.internal_name, m.kind) in known] or obs.matches
+        message = self._message(catalog, obs, matches, display, kind, version)
+        return await enqueue(session, key, message, now)
+
+    async def announce_removed(
+        self,
+        session: Session,
+        catalog: Catalog,
+        resolved: Sequence[tuple[str, str, str]],
+        stamp: object,
+        now: datetime,
+    ) -> int:
+        """Queue one "removed from the index" note per public name whose findings were
+        resolved (rows of (public, internal, kind), sorted by public name); return how many.
+
+        ``stamp`` (the serial that saw the removal) makes a later removal of the same name,
+        after it came back, a new note rather than a duplicate.
+        """
+        count = 0
+        for public, group in groupby(resolved, key=lambda row: row[0]):
+            message = AlertMessage(
+                kind=AlertKind.REMOVED,
+                public_name=public,
+                display_name=public,
+                matches=[
+                    AlertMatch(
+                        internal_name=internal,
+                        internal_display=catalog.display(NormalizedName(internal)),
+                        kind=kind,
+                        detail="finding resolved: the project is no longer on the index",
+                        severity="none",
+                    )
+                    for _, internal, kind in group
+                ],
+                severity="none",
+                project_url=self._link(public, None),
+                source=EventSource.INDEX,
+            )
+            count += 1
+            await outbox.enqueue_alert(
+                session,
+                event_key=f"removed:{public}:{stamp}",
+                public_name=public,
+                payload=message.to_payload(),
+                now=now,
+            )
+            log.warning("RESOLVED %s", message.text)
+        return count
+
+    async def record_came_and_went(
+        self,
+        session: Session,
+        obs: Observation,
+        catalog: Catalog,
+        now: datetime,
+    ) -> int:
+        """A squat created and removed before anything looked at it: record its findings
+        (already resolved) and queue one alert; 1 if it was new.
+
+        It was installable while it lasted, so security must hear of it; there are no
+        details to fetch any more (the JSON API answers 404 for a removed project).
+        """
+        new = await add_findings(session, obs.matches, now)
+        if not new:
+            return 0  # already known: its removal note, if any, says the rest
+        await findings.resolve_open_findings(session, [obs.public_name], now)
+        message = self._message(catalog, obs, new, obs.display_name, AlertKind.CAME_AND_WENT)
+        return await enqueue(session, f"came_and_went:{obs.public_name}:{obs.serial}", message, now)
+
+    async def record_role_change(
+        self,
+        session: Session,
+        public: NormalizedName,
+        display: str,
+        change: str,
+        grants: list[RoleGrant],
+        serial: int | None,
+        source: str,
+        now: datetime,
+    ) -> int:
+        """Somebody who is not us gained a role on our own public project (a takeover looks
+        exactly like this): queue one alert; 1 if it was new."""
+        message = AlertMessage(
+            kind=AlertKind.OURS,
+            public_name=public,
+            display_name=display,
+            matches=[
+                AlertMatch(
+                    internal_name=public,
+                    internal_display=display,
+                    kind="ours",
+                    detail=f"{g.user} became {g.role}; not one of the catalog's owners",
+                    severity="high",
+                )
+                for g in grants
+            ],
+            severity="high",
+            project_url=self._link(public, None),
+            source=source,
+            change=change,
+            grants=grants,
+        )
+        return await enqueue(session, f"ours:{public}:{serial}", message, now)
+
+    def _message(
+        self,
+        catalog: Catalog,
+        obs: Observation,
+        matches: list[Match],
+        display: str,
+        kind: AlertKind,
+        version: str | None = None,
+    ) -> AlertMessage:
+        info = obs.info
+        version = version or obs.version or (info.latest_version if info else None)
+        first = info.releases[0].upload_time if info and info.releases else None
+        return AlertMessage(
+            kind=kind,
+            public_name=obs.public_name,
+            display_name=display,
+            matches=[
+                AlertMatch(
+                    internal_name=m.internal_name,
+                    internal_display=catalog.display(m.internal_name),
+                    kind=str(m.kind),
+                    detail=m.detail,
+                    severity=str(m.severity),
+                )
+                for m in matches
+            ],
+            severity=str(max(m.severity for m in matches)),
+            project_url=self._link(obs.public_name, version),
+            source=obs.source,
+            version=version,
+            change=obs.change,
+            summary=info.summary if info else None,
+            author=obs.author,
+            owners=list(info.owners) if info else [],
+            organization=info.organization if info else None,
+            first_release=first.isoformat() if first else None,
+        )
+
+
+async def add_findings(session: Session, matches: list[Match], now: datetime) -> list[Match]:
+    """Store a finding per match; return the matches that were not findings yet."""
+    return [
+        m
+        for m in matches
+        if await findings.add_finding(
+            session,
+            public_name=m.public_name,
+            internal_name=m.internal_name,
+            kind=m.kind,
+            detail=m.detail,
+            now=now,
+        )
+    ]
+
+
+async def enqueue(session: Session, key: str, message: AlertMessage, now: datetime) -> int:
+    """Queue one alert (once per ``key``) and log it; 1 if it was new."""
+    if await outbox.enqueue_alert(
+        session,
+        event_key=key,
+        public_name=message.public_name,
+        payload=message.to_payload(),
+        now=now,
+    ):
+        log.warning("ALERT %s", message.text)
+        return 1
+    return 0

@@ -1,0 +1,251 @@
+"""The catalog as a source: what a catalog entry finds on the index when it is new.
+
+At start-up, and whenever the catalog file changes (a reload), entries not checked yet
+are matched against every stored public name at once and asked of the index directly;
+collisions become events like any other. Entries removed from the catalog stop matching,
+and their open findings are resolved as "no longer in the catalog".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from watcher.catalog import Catalog
+from watcher.errors import CatalogError, IndexClientError
+from watcher.matching import CatalogMatcher
+from watcher.matching.live import CatalogChange, CatalogView, LiveCatalog, diff, load_view
+from watcher.pypi import IndexClient
+from watcher.store import Database, events, findings, listing
+from watcher.store import catalog as catalog_store
+from watcher.store.base import utcnow
+from watcher.store.catalog import CatalogStatus
+from watcher.store.events import NewEvent
+from watcher.store.models import EventKind, EventSource
+
+log = logging.getLogger(__name__)
+
+NAME, PREFIX = "name", "prefix"
+
+
+@dataclass
+class ReloadReport:
+    """What one look at the catalog file did."""
+
+    changed: bool = False
+    error: str | None = None
+    change: CatalogChange | None = None
+    resolved: int = 0
+
+
+class CatalogSource:
+    """Checks new catalog entries against the index and keeps the live catalog current."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: IndexClient,
+        catalog: LiveCatalog,
+        *,
+        path: Path | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._catalog = catalog
+        self._path = path
+        self._clock = clock
+        # The poll job and a reload may both check new entries: one at a time.
+        self._checking = asyncio.Lock()
+
+    async def record_loaded(self) -> None:
+        """Store the state of the catalog in use, with no error (at start-up, after each
+        reload, and when a broken file is fixed)."""
+        view = self._catalog.current
+        # Reads, then writes: a write transaction (on SQLite a deferred one fails at once,
+        # "database is locked", when another writer committed in between).
+        async with self._db.write() as session:
+            await catalog_store.save_loaded(session, _status(view))
+            await catalog_store.keep_only(session, [view.source])
+
+    async def reload(self) -> ReloadReport:
+        """Read the catalog file again; put it in use if it changed and is valid.
+
+        A file that cannot be used (bad TOML, an invalid name, gone) leaves the catalog in
+        use as it is; the error is logged once (until it changes) and kept for the status.
+        """
+        report = ReloadReport()
+        if self._path is None:
+            return report
+        current = self._catalog.current
+        try:
+            view = load_view(self._path, self._clock())
+        except CatalogError as exc:
+            report.error = str(exc)
+            if report.error != self._catalog.last_error:
+                log.error(
+                    "catalog reload failed; still using the catalog loaded at %s: %s",
+                    current.loaded_at.isoformat(),
+                    exc,
+                )
+                async with self._db.write() as session:
+                    await catalog_store.save_error(
+                        session, current.source, report.error, self._clock()
+                    )
+                # Only once stored: a failed write is retried (and logged) at the next look.
+                self._catalog.last_error = report.error
+            return report
+        if view.digest == current.digest:
+            if self._catalog.last_error is not None:
+                # Fixed back to what is in use: nothing to swap, the error is history.
+                await self.record_loaded()
+                self._catalog.last_error = None
+            return report
+        change = diff(current.catalog, view.catalog)
+        now = self._clock()
+        # The database first: if this fails, nothing is swapped and the next look retries.
+        async with self._db.write() as session:
+            resolved = await findings.resolve_for_internal(
+                session, change.removed_names, change.removed_prefixes, now
+            )
+            await catalog_store.forget_checked(
+                session,
+                [(n, NAME) for n in change.removed_names]
+                + [(p, PREFIX) for p in change.removed_prefixes],
+            )
+        self._catalog.swap(view)
+        report.changed, report.change = True, change
+        log.info(
+            "catalog reloaded from %s: %d names (+%d -%d), %d prefixes (+%d -%d)",
+            view.source,
+            len(view.catalog.names),
+            len(change.added_names),
+            len(change.removed_names),
+            len(view.catalog.prefixes),
+            len(change.added_prefixes),
+            len(change.removed_prefixes),
+        )
+        report.resolved = len(resolved)
+        for finding in resolved:
+            log.warning(
+                "RESOLVED finding %s vs %s (%s): %s is no longer in the catalog",
+                finding.public_name,
+                finding.internal_name,
+                finding.kind,
+                finding.internal_name,
+            )
+        await self.record_loaded()
+        await self.check()  # names and prefixes added: matched and asked at once
+        return report
+
+    async def check(self) -> int:
+        """Check each catalog entry not yet checked against the stored listing and the
+        index; return how many events that recorded.
+
+        Entries whose check fails (index down) stay unchecked and are retried next time.
+        """
+        async with self._checking:
+            return await self._check()
+
+    async def _check(self) -> int:
+        view = self._catalog.current
+        entries = [(n, NAME) for n in view.catalog.names]
+        entries += [(p, PREFIX) for p in view.catalog.prefixes]
+        async with self._db.transaction() as session:
+            pending = await catalog_store.unchecked_entries(session, entries)
+        if not pending:
+            return 0
+        recorded = await self.match_stored(view, pending)
+        checked = 0
+        for name, entry in pending:
+            try:
+                exists = await self._client.exists(name)
+            except IndexClientError as exc:
+                log.warning("catalog check of %s failed, will retry: %s", name, exc)
+                continue
+            checked += 1
+            news = []
+            if exists and view.matcher.match(NormalizedName(name)):
+                news.append(
+                    NewEvent(
+                        normalized_name=name,
+                        name=view.catalog.display(NormalizedName(name)),
+                        event=EventKind.EXISTS,
+                        source=EventSource.CATALOG_CHECK,
+                    )
+                )
+                recorded += 1
+            now = self._clock()
+            async with self._db.transaction() as session:
+                await events.add_events(session, news, now)
+                await catalog_store.mark_checked(session, name, entry, found=exists, now=now)
+        log.info(
+            "checked %d of %d new catalog entries against the index: %d events",
+            checked,
+            len(pending),
+            recorded,
+        )
+        return recorded
+
+    async def match_stored(self, view: CatalogView, entries: list[tuple[str, str]]) -> int:
+        """Match catalog entries (new since the last look) against every stored public name.
+
+        A name or prefix added to the catalog is checked against the whole index at once,
+        from the stored listing, without waiting for the next reconcile.
+        """
+        catalog = view.catalog
+        added = Catalog(
+            names={
+                NormalizedName(n): catalog.display(NormalizedName(n))
+                for n, kind in entries
+                if kind == NAME
+            },
+            prefixes={
+                NormalizedName(p): catalog.display(NormalizedName(p))
+                for p, kind in entries
+                if kind == PREFIX
+            },
+            allow=catalog.allow,
+            owners=catalog.owners,
+        )
+        matcher = CatalogMatcher(added)
+        news: list[NewEvent] = []
+        async with self._db.transaction() as session:
+            async for batch in listing.stored_names(session):
+                hits = {m.public_name for m in matcher.match_many([r[0] for r in batch])}
+                news += [
+                    NewEvent(
+                        normalized_name=norm,
+                        name=name,
+                        event=EventKind.CATALOG,
+                        source=EventSource.INDEX,
+                        serial=serial,
+                    )
+                    for norm, name, serial in batch
+                    if norm in hits
+                ]
+        if news:
+            async with self._db.transaction() as session:
+                await events.add_events(session, news, self._clock())
+            log.info("%d stored public names match catalog entries added", len(news))
+        return len(news)
+
+
+def _status(view: CatalogView) -> CatalogStatus:
+    return CatalogStatus(
+        source=view.source,
+        digest=view.digest,
+        loaded_at=view.loaded_at,
+        names=len(view.catalog.names),
+        prefixes=len(view.catalog.prefixes),
+        allow=len(view.catalog.allow),
+        owners=len(view.catalog.owners),
+        last_error=None,
+        error_at=None,
+    )

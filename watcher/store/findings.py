@@ -1,0 +1,189 @@
+"""Findings: a public name colliding with an internal name or prefix, and their lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watcher.store.base import upsert_insert
+from watcher.store.models import Finding, FindingStatus
+
+REMOVED_FROM_INDEX = "removed from the index"
+LEFT_CATALOG = "no longer in the catalog"
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """One finding as the rest of the service sees it."""
+
+    id: int
+    public_name: str
+    internal_name: str
+    kind: str
+    detail: str
+    status: FindingStatus
+    first_seen_at: datetime
+    updated_at: datetime
+    resolution: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(internal name, match kind): what the finding is about, for one public name."""
+        return (self.internal_name, self.kind)
+
+
+def _row(finding: Finding) -> FindingRow:
+    return FindingRow(
+        id=finding.id,
+        public_name=finding.public_name,
+        internal_name=finding.internal_name,
+        kind=finding.kind,
+        detail=finding.detail,
+        status=FindingStatus(finding.status),
+        first_seen_at=finding.first_seen_at,
+        updated_at=finding.updated_at,
+        resolution=finding.resolution,
+    )
+
+
+async def add_finding(
+    session: AsyncSession,
+    *,
+    public_name: str,
+    internal_name: str,
+    kind: str,
+    detail: str,
+    now: datetime,
+) -> bool:
+    """Open a finding unless one exists for the same names and kind; True if it was new."""
+    table: Table = Finding.__table__  # type: ignore[assignment]
+    result = await session.execute(
+        upsert_insert(session, table)
+        .values(
+            public_name=public_name,
+            internal_name=internal_name,
+            kind=kind,
+            detail=detail,
+            status=FindingStatus.OPEN,
+            first_seen_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["public_name", "internal_name", "kind"])
+        .returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def reopen_findings(
+    session: AsyncSession,
+    public_name: str,
+    keys: Collection[tuple[str, str]],
+    now: datetime,
+) -> list[FindingRow]:
+    """Reopen the resolved findings of a public name that exists again; return them.
+
+    Only those among ``keys`` ((internal name, kind) pairs the name matches today): a
+    finding resolved because its internal name left the catalog stays resolved.
+    """
+    resolved = [
+        f
+        for f in await findings_for(session, public_name)
+        if f.status == FindingStatus.RESOLVED and f.key in keys
+    ]
+    if resolved:
+        await session.execute(
+            update(Finding)
+            .where(Finding.id.in_([f.id for f in resolved]))
+            .values(status=FindingStatus.OPEN, updated_at=now, resolution=None)
+        )
+    # As they now stand (open again), not as they were read.
+    return [
+        replace(f, status=FindingStatus.OPEN, updated_at=now, resolution=None) for f in resolved
+    ]
+
+
+async def resolve_open_findings(
+    session: AsyncSession,
+    public_names: Iterable[str],
+    now: datetime,
+    reason: str = REMOVED_FROM_INDEX,
+) -> list[tuple[str, str, str]]:
+    """Resolve the open findings of public names removed from the index.
+
+    Returns (public_name, internal_name, kind) of each finding resolved, sorted. Findings
+    are few next to a page of names, so the open ones are read and intersected here.
+    """
+    names = set(public_names)
+    if not names:
+        return []
+    rows = await session.execute(
+        select(Finding.id, Finding.public_name, Finding.internal_name, Finding.kind).where(
+            Finding.status == FindingStatus.OPEN
+        )
+    )
+    hit = sorted((r[1], r[2], r[3], r[0]) for r in rows if r[1] in names)
+    await _resolve(session, [h[3] for h in hit], now, reason)
+    return [(h[0], h[1], h[2]) for h in hit]
+
+
+async def resolve_for_internal(
+    session: AsyncSession,
+    names: Collection[str],
+    prefixes: Collection[str],
+    now: datetime,
+    reason: str = LEFT_CATALOG,
+) -> list[FindingRow]:
+    """Resolve the open findings against internal names and prefixes that left the catalog.
+
+    A prefix's findings are those of the ``prefix*`` kinds; a name's, every other kind (a
+    string can be both a name and a prefix, and only one of them may have left).
+    """
+    if not names and not prefixes:
+        return []
+    rows = await session.execute(
+        select(Finding)
+        .where(
+            Finding.status == FindingStatus.OPEN,
+            Finding.internal_name.in_(set(names) | set(prefixes)),
+        )
+        .order_by(Finding.id)
+    )
+    hit = [
+        _row(f)
+        for f in rows.scalars()
+        if (
+            f.internal_name in prefixes if f.kind.startswith("prefix") else f.internal_name in names
+        )
+    ]
+    await _resolve(session, [f.id for f in hit], now, reason)
+    return hit
+
+
+async def _resolve(session: AsyncSession, ids: list[int], now: datetime, reason: str) -> None:
+    for start in range(0, len(ids), 500):
+        await session.execute(
+            update(Finding)
+            .where(Finding.id.in_(ids[start : start + 500]))
+            .values(status=FindingStatus.RESOLVED, updated_at=now, resolution=reason)
+        )
+
+
+async def findings_for(session: AsyncSession, public_name: str) -> list[FindingRow]:
+    """Findings recorded for one public name."""
+    rows = await session.execute(
+        select(Finding).where(Finding.public_name == public_name).order_by(Finding.id)
+    )
+    return [_row(f) for f in rows.scalars()]
+
+
+async def touch_open(session: AsyncSession, public_name: str, now: datetime) -> None:
+    """Mark the open findings of a public name as updated (a new release, an owner change)."""
+    await session.execute(
+        update(Finding)
+        .where(Finding.public_name == public_name, Finding.status == FindingStatus.OPEN)
+        .values(updated_at=now)
+    )

@@ -1,0 +1,109 @@
+"""Public projects that matched the catalog, and every release of theirs we saw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watcher.store.base import upsert_insert
+from watcher.store.models import PublicProject, Release
+
+
+@dataclass(frozen=True)
+class ProjectDetails:
+    """What the index told us about a project; ``None`` leaves the stored value alone."""
+
+    latest_version: str | None = None
+    summary: str | None = None
+    author: str | None = None
+    author_email: str | None = None
+    owners: list[str] | None = None
+    organization: str | None = None
+    last_serial: int | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """One release in a project's history (to store once, or as stored)."""
+
+    version: str
+    source: str
+    first_seen_at: datetime
+    upload_time: datetime | None = None
+    files: list[str] = field(default_factory=list)
+    yanked: bool = False
+    author: str | None = None
+    owners: list[str] = field(default_factory=list)
+
+
+async def upsert_project(
+    session: AsyncSession,
+    normalized_name: str,
+    name: str,
+    now: datetime,
+    details: ProjectDetails,
+) -> tuple[int, str]:
+    """Insert or refresh a public project; return its id and display name."""
+    table: Table = PublicProject.__table__  # type: ignore[assignment]
+    await session.execute(
+        upsert_insert(session, table)
+        .values(
+            normalized_name=normalized_name,
+            name=name,
+            first_seen_at=now,
+            last_seen_at=now,
+            owners=[],
+        )
+        .on_conflict_do_nothing(index_elements=["normalized_name"])
+    )
+    project = (
+        await session.execute(
+            select(PublicProject)
+            .where(PublicProject.normalized_name == normalized_name)
+            .with_for_update()
+        )
+    ).scalar_one()
+    project.name = name
+    project.last_seen_at = now
+    for key, value in vars(details).items():
+        if value is not None:
+            setattr(project, key, value)
+    return project.id, project.name
+
+
+async def add_release(session: AsyncSession, project_id: int, release: ReleaseRecord) -> bool:
+    """Store a release once; True if it was new."""
+    table: Table = Release.__table__  # type: ignore[assignment]
+    result = await session.execute(
+        upsert_insert(session, table)
+        .values(project_id=project_id, **vars(release))
+        .on_conflict_do_nothing(index_elements=["project_id", "version"])
+        .returning(table.c.id)
+    )
+    return result.first() is not None
+
+
+async def project_history(session: AsyncSession, normalized_name: str) -> list[ReleaseRecord]:
+    """Every stored release of a public project, in the order first seen."""
+    rows = await session.execute(
+        select(Release)
+        .join(PublicProject)
+        .where(PublicProject.normalized_name == normalized_name)
+        .order_by(Release.id)
+    )
+    return [
+        ReleaseRecord(
+            version=r.version,
+            source=r.source,
+            first_seen_at=r.first_seen_at,
+            upload_time=r.upload_time,
+            files=list(r.files),
+            yanked=r.yanked,
+            author=r.author,
+            owners=list(r.owners),
+        )
+        for r in rows.scalars()
+    ]

@@ -1,0 +1,111 @@
+"""Views of the HTTP API, and the JSON shapes of what the store returns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from watcher import __version__
+from watcher.checks import NameChecker
+from watcher.errors import IndexClientError, InvalidName
+from watcher.store import Database
+from watcher.store.status import Coverage, coverage
+
+log = logging.getLogger(__name__)
+
+CHECKER = web.AppKey("checker", NameChecker)
+DATABASE = web.AppKey("database", Database)
+
+_HEALTH_TIMEOUT = 5.0
+
+
+def error(status: int, message: str) -> web.Response:
+    """A JSON error answer."""
+    return web.json_response({"error": message, "status": status}, status=status)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 while the daemon runs and the database answers, else 503."""
+    try:
+        # A database that accepts connections but never answers must not hang the probe.
+        async with asyncio.timeout(_HEALTH_TIMEOUT):
+            await request.app[DATABASE].ping()
+    except Exception as exc:  # any driver error or the timeout means "not healthy"
+        log.warning("health check: database not answering: %s", exc)
+        return web.json_response({"status": "unhealthy", "database": "down"}, status=503)
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+async def status(request: web.Request) -> web.Response:
+    """``GET /v1/status``: where each source stands (feeds, whole index, change log,
+    catalog, queues)."""
+    async with request.app[DATABASE].transaction() as session:
+        return web.json_response(coverage_json(await coverage(session)))
+
+
+async def name_verdict(request: web.Request) -> web.Response:
+    """``GET /v1/names/{name}``: the risk verdict for one name."""
+    name = request.match_info.get("name", "")
+    try:
+        verdict = await request.app[CHECKER].check(name)
+    except InvalidName as exc:
+        return error(400, str(exc))
+    except IndexClientError as exc:
+        log.warning("name check of %r: index unavailable: %s", name, exc)
+        return error(503, "the package index could not be asked; try again later")
+    return web.json_response(verdict.to_json())
+
+
+def coverage_json(cov: Coverage) -> dict[str, Any]:
+    """The JSON of ``GET /v1/status`` and ``watcher status``."""
+    index, journal = cov.index, cov.journal
+    return {
+        "feeds": {
+            f.feed: {
+                "polled_at": _iso(f.polled_at),
+                "advanced_at": _iso(f.advanced_at),
+                "gaps": f.gaps,
+            }
+            for f in cov.feeds
+        },
+        "index": None
+        if index is None
+        else {
+            "serial": index.serial,
+            "projects": index.projects,
+            "reconciled_at": _iso(index.reconciled_at),
+        },
+        "journal": None
+        if journal is None
+        else {
+            "serial": journal.serial,
+            "failures": journal.failures,
+            "retry_at": _iso(journal.retry_at),
+            "last_error": journal.last_error,
+            "updated_at": _iso(journal.updated_at),
+        },
+        "catalog": [
+            {
+                "source": c.source,
+                "loaded_at": _iso(c.loaded_at),
+                "names": c.names,
+                "prefixes": c.prefixes,
+                "allow": c.allow,
+                "owners": c.owners,
+                "last_error": c.last_error,
+                "error_at": _iso(c.error_at),
+            }
+            for c in cov.catalogs
+        ],
+        "pending_index_events": cov.pending_index_events,
+        "alerts": cov.alerts,
+        "findings": cov.findings,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
