@@ -308,6 +308,40 @@ async def test_name_removed_resolves_its_findings_and_stops_matching(
     assert job_failures(caplog) == []
 
 
+async def test_a_name_put_back_in_the_catalog_is_alerted_anew(
+    make_settings: SettingsFactory,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    catalog_file: Path,
+    db: Database,
+) -> None:
+    settings = make_settings(
+        catalog_reload_interval=3600, poll_interval=0.3, reconcile_interval=3600
+    )
+    async with running(settings) as service, api_of(service) as api:
+        await api.wait_for_first_look()
+        fake_index.add_release("payments.core", "1.0")
+        await fake_slack.wait_for_messages(1, timeout=5)
+
+        write_catalog(catalog_file, ["acme-billing", "internal-tool"])
+        service.reload_catalog()
+
+        async def resolved() -> bool:
+            return await _findings(db, "payments-core") == [
+                ("payments-core", "resolved", "no longer in the catalog")
+            ]
+
+        await until(resolved, 5, "the finding to be resolved")
+        write_catalog(catalog_file)  # the edit is undone: the name is ours again
+        service.reload_catalog()
+        await fake_slack.wait_for_messages(2, timeout=5)
+        await asyncio.sleep(1.0)
+    assert await _findings(db, "payments-core") == [("payments-core", "open", None)]
+    assert len(fake_slack.messages) == 2, texts(fake_slack)
+    # Protected anew, so a possible squat again; not "back on PyPI": it never left.
+    assert texts(fake_slack)[1].startswith("Possible squat on PyPI: payments.core 1.0")
+
+
 async def test_reloads_racing_other_writers_never_fail(
     make_settings: SettingsFactory, fake_index: FakeIndex, catalog_file: Path, db: Database
 ) -> None:

@@ -54,6 +54,11 @@ class Recorder:
         added = await self._store_releases(session, project_id, obs, now)
         keys = {(m.internal_name, str(m.kind)) for m in obs.matches}
         reopened = await findings.reopen_findings(session, obs.public_name, keys, now)
+        # Findings resolved when their internal name left the catalog, which has it again:
+        # protected anew, so alerted as new (their first alert's key is spent).
+        rejoined = await findings.reopen_findings(
+            session, obs.public_name, keys, now, resolutions=(findings.LEFT_CATALOG,)
+        )
         new = await add_findings(session, obs.matches, now)
         alerts = 0
         if reopened:
@@ -64,7 +69,7 @@ class Recorder:
             alerts += await enqueue(
                 session, f"reopened:{obs.public_name}:{now.isoformat()}", message, now
             )
-        if not new and not reopened:
+        if not new and not reopened and not rejoined:
             # A squat already reported changed: an update on its findings, not a new one.
             released = obs.new_release(added)
             if obs.change is not None:
@@ -77,10 +82,15 @@ class Recorder:
                 alerts += await self._update(
                     session, catalog, obs, display, now, AlertKind.RELEASE, key, released
                 )
+        if rejoined:
+            protected = {f.key for f in rejoined}
+            new += [m for m in obs.matches if (m.internal_name, m.kind) in protected]
         if new:
             key = "new:{}:{}".format(
                 obs.public_name, ",".join(f"{m.internal_name}/{m.kind}" for m in sorted(new))
             )
+            if rejoined:
+                key += f"@{now.isoformat()}"
             message = self._message(catalog, obs, new, display, AlertKind.NEW)
             alerts += await enqueue(session, key, message, now)
         return alerts

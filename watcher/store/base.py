@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import DateTime, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,6 +12,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -52,6 +58,15 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def record(cls: type[R], row: object, **overrides: Any) -> R:
+    """A typed record (a dataclass) of a row: each field from the row's attribute of the
+    same name, unless given in ``overrides`` (conversions: enums, copies of JSON lists)."""
+    values = {
+        f.name: getattr(row, f.name) for f in dataclasses.fields(cls) if f.name not in overrides
+    }
+    return cls(**values, **overrides)
 
 
 def upsert_insert(session: AsyncSession, table: Table) -> Any:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import upsert_insert
+from watcher.store.base import record, upsert_insert
 from watcher.store.models import CatalogCheck, CatalogState
 
 
@@ -84,20 +84,7 @@ async def save_error(session: AsyncSession, source: str, error: str, now: dateti
 async def catalog_statuses(session: AsyncSession) -> list[CatalogStatus]:
     """Every catalog source's state."""
     rows = await session.execute(select(CatalogState).order_by(CatalogState.source))
-    return [
-        CatalogStatus(
-            s.source,
-            s.digest,
-            s.loaded_at,
-            s.names,
-            s.prefixes,
-            s.allow,
-            s.owners,
-            s.last_error,
-            s.error_at,
-        )
-        for s in rows.scalars()
-    ]
+    return [record(CatalogStatus, s) for s in rows.scalars()]
 
 
 async def keep_only(session: AsyncSession, sources: Collection[str]) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watcher.store.base import record
 from watcher.store.models import EventKind, EventSource, IndexEvent
 
 
@@ -71,17 +72,11 @@ async def claim_events(
             .values(lease_until=now + lease, claimed_by=worker)
         )
     return [
-        ClaimedEvent(
-            id=e.id,
-            normalized_name=e.normalized_name,
-            name=e.name,
+        record(
+            ClaimedEvent,
+            e,
             event=EventKind(e.event),
             source=EventSource(e.source or EventSource.INDEX),
-            serial=e.serial,
-            detail=e.detail,
-            version=e.version,
-            published_at=e.published_at,
-            author=e.author,
         )
         for e in claimed
     ]

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import upsert_insert
+from watcher.store.base import record, upsert_insert
 from watcher.store.models import Finding, FindingStatus
 
 REMOVED_FROM_INDEX = "removed from the index"
@@ -37,17 +37,7 @@ class FindingRow:
 
 
 def _row(finding: Finding) -> FindingRow:
-    return FindingRow(
-        id=finding.id,
-        public_name=finding.public_name,
-        internal_name=finding.internal_name,
-        kind=finding.kind,
-        detail=finding.detail,
-        status=FindingStatus(finding.status),
-        first_seen_at=finding.first_seen_at,
-        updated_at=finding.updated_at,
-        resolution=finding.resolution,
-    )
+    return record(FindingRow, finding, status=FindingStatus(finding.status))
 
 
 async def add_finding(
@@ -83,16 +73,18 @@ async def reopen_findings(
     public_name: str,
     keys: Collection[tuple[str, str]],
     now: datetime,
+    resolutions: Collection[str | None] = (REMOVED_FROM_INDEX, None),
 ) -> list[FindingRow]:
-    """Reopen the resolved findings of a public name that exists again; return them.
+    """Reopen the resolved findings of a public name; return them as they now stand.
 
-    Only those among ``keys`` ((internal name, kind) pairs the name matches today): a
-    finding resolved because its internal name left the catalog stays resolved.
+    Only those among ``keys`` ((internal name, kind) pairs the name matches today) and
+    resolved for one of ``resolutions`` (by default: the project had left the index;
+    ``None`` is a resolution recorded before reasons were kept).
     """
     resolved = [
         f
         for f in await findings_for(session, public_name)
-        if f.status == FindingStatus.RESOLVED and f.key in keys
+        if f.status == FindingStatus.RESOLVED and f.key in keys and f.resolution in resolutions
     ]
     if resolved:
         await session.execute(
@@ -100,7 +92,6 @@ async def reopen_findings(
             .where(Finding.id.in_([f.id for f in resolved]))
             .values(status=FindingStatus.OPEN, updated_at=now, resolution=None)
         )
-    # As they now stand (open again), not as they were read.
     return [
         replace(f, status=FindingStatus.OPEN, updated_at=now, resolution=None) for f in resolved
     ]

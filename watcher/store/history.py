@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import upsert_insert
+from watcher.store.base import record, upsert_insert
 from watcher.store.models import PublicProject, Release
 
 
@@ -95,15 +95,5 @@ async def project_history(session: AsyncSession, normalized_name: str) -> list[R
         .order_by(Release.id)
     )
     return [
-        ReleaseRecord(
-            version=r.version,
-            source=r.source,
-            first_seen_at=r.first_seen_at,
-            upload_time=r.upload_time,
-            files=list(r.files),
-            yanked=r.yanked,
-            author=r.author,
-            owners=list(r.owners),
-        )
-        for r in rows.scalars()
+        record(ReleaseRecord, r, files=list(r.files), owners=list(r.owners)) for r in rows.scalars()
     ]

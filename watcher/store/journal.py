@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watcher.store.base import record
 from watcher.store.models import JournalState
 
 
@@ -28,9 +29,7 @@ async def get_cursor(session: AsyncSession, *, lock: bool = False) -> JournalCur
     state = (await session.execute(query.with_for_update() if lock else query)).scalar()
     if state is None:
         return None
-    return JournalCursor(
-        state.serial, state.failures, state.retry_at, state.last_error, state.updated_at
-    )
+    return record(JournalCursor, state)
 
 
 async def save_cursor(session: AsyncSession, serial: int, now: datetime) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.errors import WatcherError
 from watcher.names import canonicalize_many
-from watcher.store.base import UTCDateTime, upsert_insert
+from watcher.store.base import UTCDateTime, record, upsert_insert
 from watcher.store.models import IndexProject, IndexState
 
 _BATCH = 50_000
@@ -253,7 +253,7 @@ async def get_state(session: AsyncSession) -> ListingState | None:
     state = await session.get(IndexState, 1)
     if state is None:
         return None
-    return ListingState(state.serial, state.etag, state.projects, state.reconciled_at)
+    return record(ListingState, state)
 
 
 async def lock_state(session: AsyncSession) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import upsert_insert
+from watcher.store.base import record, upsert_insert
 from watcher.store.models import OutboxAlert, OutboxStatus
 
 
@@ -28,16 +28,7 @@ class QueuedAlert:
 
 
 def _queued(alert: OutboxAlert) -> QueuedAlert:
-    return QueuedAlert(
-        id=alert.id,
-        event_key=alert.event_key,
-        public_name=alert.public_name,
-        payload=alert.payload,
-        status=OutboxStatus(alert.status),
-        attempts=alert.attempts,
-        created_at=alert.created_at,
-        claimed_at=alert.claimed_at,
-    )
+    return record(QueuedAlert, alert, status=OutboxStatus(alert.status))
 
 
 async def enqueue_alert(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.store import events, journal, listing, outbox
+from watcher.store.base import record
 from watcher.store.catalog import CatalogStatus, catalog_statuses
 from watcher.store.models import FeedState, Finding
 
@@ -41,7 +42,7 @@ class Coverage:
 async def coverage(session: AsyncSession) -> Coverage:
     """Read where every source stands."""
     feeds = [
-        FeedStatus(s.feed, s.polled_at, s.advanced_at, s.gaps)
+        record(FeedStatus, s)
         for s in (await session.execute(select(FeedState).order_by(FeedState.feed))).scalars()
     ]
     findings = await session.execute(select(Finding.status, func.count()).group_by(Finding.status))
