@@ -85,11 +85,19 @@ class Pipeline:
                 for index, group in enumerate(groups):
                     try:
                         alerts += await self._process(view, group)
+                    except Exception:
+                        # One bad project must not hold up the others: the rest go on, and
+                        # its events, no longer renewed, are tried again once their lease
+                        # runs out (by whichever worker claims them then).
+                        log.exception(
+                            "events of %s not processed; retried after %s",
+                            group[0].normalized_name,
+                            self._lease,
+                        )
                     except BaseException:
-                        # Hand the rest back at once rather than when the lease runs out.
-                        rest = [e.id for g in groups[index:] for e in g]
-                        async with self._db.transaction() as session:
-                            await events.release_events(session, rest, self._worker)
+                        # Cancelled (shutting down): hand the rest back at once rather
+                        # than when the lease runs out.
+                        await self._release([e.id for g in groups[index:] for e in g])
                         raise
                     held.difference_update(e.id for e in group)
             finally:
@@ -108,10 +116,17 @@ class Pipeline:
         """Renew the lease on the events still held until cancelled."""
         while True:
             await asyncio.sleep(self._lease.total_seconds() / 3)
-            async with self._db.write() as session:
-                await events.extend_leases(
-                    session, list(held), self._worker, self._clock() + self._lease
-                )
+            try:
+                async with self._db.write() as session:
+                    await events.extend_leases(
+                        session, list(held), self._worker, self._clock() + self._lease
+                    )
+            except Exception as exc:  # the database hiccuped: the next beat tries again
+                log.warning("could not renew the claims on %d index events: %s", len(held), exc)
+
+    async def _release(self, ids: list[int]) -> None:
+        async with self._db.transaction() as session:
+            await events.release_events(session, ids, self._worker)
 
     async def _process(self, view: CatalogView, group: list[ClaimedEvent]) -> int:
         norm = NormalizedName(group[0].normalized_name)

@@ -12,13 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakes.pypi import FakeIndex
-from watcher.catalog import load_catalog_file
-from watcher.errors import IndexUnavailable
+from watcher.catalog import Catalog, load_catalog_file
 from watcher.matching.live import LiveCatalog
-from watcher.pipeline import Pipeline
+from watcher.pipeline import Observation, Pipeline
 from watcher.pipeline.processor import strangers
 from watcher.pypi import IndexClient
-from watcher.store import Database, events
+from watcher.store import Database, Session, events
 from watcher.store.events import NewEvent
 from watcher.store.models import EventKind, EventSource, Finding, IndexEvent, OutboxAlert
 
@@ -130,23 +129,50 @@ async def test_events_held_by_another_worker_are_left_alone_until_the_lease_ends
     assert held.normalized_name == "acme-billing"
 
 
-async def test_a_failure_hands_the_claimed_events_back_at_once(
+async def test_one_failing_project_does_not_hold_up_the_others(
+    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+) -> None:
+    clock = Clock()
+    fake_index.add_release("acme-billing", "9.0")
+    await _queue(db, _event("acme-billing"), _event("payments-core"), now=clock.now)
+    pipeline = Pipeline(db, client, live, clock=clock)
+    record = pipeline.recorder.record
+
+    async def broken(session: Session, catalog: Catalog, obs: Observation, now: datetime) -> int:
+        if obs.public_name == "acme-billing":
+            raise ValueError("a bad project")
+        return await record(session, catalog, obs, now)
+
+    pipeline.recorder.record = broken  # type: ignore[method-assign]
+    assert await pipeline.process_pending() == 1  # payments-core went on
+    async with db.transaction() as session:
+        [left] = (await session.execute(select(IndexEvent))).scalars().all()
+    assert left.normalized_name == "acme-billing"
+    # Held until its lease runs out: not retried in a tight loop...
+    assert await Pipeline(db, client, live, clock=clock).process_pending() == 0
+    # ... then by whoever claims it (here the recorder works again).
+    clock.now += timedelta(seconds=16)
+    pipeline.recorder.record = record  # type: ignore[method-assign]
+    assert await pipeline.process_pending() == 1
+    assert await _count(db, IndexEvent) == 0
+
+
+async def test_cancelling_hands_the_claimed_events_back_at_once(
     db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
     await _queue(db, _event("acme-billing"), _event("payments-core"))
-    pipeline = Pipeline(db, client, live)
-
-    async def broken(*_: object) -> int:
-        raise IndexUnavailable("test", "the recorder broke")
-
-    pipeline.recorder.record = broken  # type: ignore[method-assign,assignment]
-    with pytest.raises(IndexUnavailable):
-        await pipeline.process_pending()
+    fake_index.delay = 5.0  # the first details request hangs
+    working = asyncio.create_task(Pipeline(db, client, live).process_pending())
+    await asyncio.sleep(0.5)
+    working.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await working
     async with db.transaction() as session:
         rows = (await session.execute(select(IndexEvent))).scalars().all()
     assert len(rows) == 2
     assert all(r.claimed_by is None and r.lease_until is None for r in rows)
+    fake_index.delay = 0.0
     # Another worker takes them at once, not after the lease.
     assert await Pipeline(db, client, live).process_pending() == 2
 
