@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,45 @@ owners = ["acme-corp"]
 """
 
 
+# The same example as README's "Set up"; `bash .ci/run` starts such a database itself.
+PG_EXAMPLE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/watcher_test"
+PG_SKIP_REASON = f"PostgreSQL tests need {PG_ENV}, e.g. {PG_EXAMPLE_URL}"
+
+
 def postgres_url() -> str:
     """The PostgreSQL test URL, or skip (fail in CI) with a visible reason."""
     url = os.environ.get(PG_ENV)
     if not url:
-        reason = f"PostgreSQL tests need {PG_ENV}, e.g. postgresql+asyncpg://postgres@127.0.0.1/t"
         if os.environ.get(REQUIRE_PG_ENV):
-            pytest.fail(f"{REQUIRE_PG_ENV} is set but {reason}")
-        pytest.skip(reason)
+            pytest.fail(f"{REQUIRE_PG_ENV} is set but {PG_SKIP_REASON}")
+        pytest.skip(PG_SKIP_REASON)
     return url
+
+
+def _is_postgres(report: pytest.TestReport) -> bool:
+    longrepr = report.longrepr
+    return isinstance(longrepr, tuple) and PG_SKIP_REASON in str(longrepr[-1])
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """One line for every PostgreSQL test skipped, instead of one line each in the short
+    summary (``-ra``); other skips keep theirs, and the final counts are unchanged."""
+    stats = terminalreporter.stats
+    skipped = stats.get("skipped", [])
+    others = [r for r in skipped if not (isinstance(r, pytest.TestReport) and _is_postgres(r))]
+    postgres = len(skipped) - len(others)
+    if postgres:
+        stats["skipped"] = others  # hidden from the short summary only
+    try:
+        return (yield)
+    finally:
+        if postgres:
+            stats["skipped"] = skipped
+            terminalreporter.write_line(
+                f"{postgres} PostgreSQL tests skipped: set {PG_ENV}={PG_EXAMPLE_URL}"
+                " (bash .ci/run does)"
+            )
 
 
 async def reset_postgres(url: str) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 from aiohttp import web
 
 from watcher.alerts import Dispatcher
-from watcher.alerts.slack import open_slack_sender
+from watcher.alerts.slack import AlertSender, open_slack_sender
 from watcher.checks import NameChecker
 from watcher.config import Settings
+from watcher.errors import IndexUnavailable
+from watcher.health import SourceHealth
 from watcher.jobs import Jobs
 from watcher.matching.live import CatalogView, LiveCatalog, load_view
 from watcher.pipeline import Pipeline
@@ -47,10 +50,18 @@ class Service:
     """The running daemon. ``run`` returns when ``stop`` is set (SIGTERM/SIGINT).
 
     ``view`` is the catalog to start with; by default it is read from the catalog file.
+    ``sender`` receives the alerts instead of Slack (``watcher demo`` prints them).
     """
 
-    def __init__(self, settings: Settings, view: CatalogView | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        view: CatalogView | None = None,
+        *,
+        sender: AlertSender | None = None,
+    ) -> None:
         self.settings = settings
+        self._sender = sender
         self.catalog = LiveCatalog(view or load_view(settings.catalog_path, utcnow()))
         self.stop = asyncio.Event()
         self.started = asyncio.Event()
@@ -62,18 +73,36 @@ class Service:
         if self.jobs is not None:
             self.jobs.run_now("catalog", "catalog reload requested")
 
+    def sources(self) -> Mapping[str, SourceHealth]:
+        """How each source's latest runs went (empty before the jobs exist)."""
+        return self.jobs.health if self.jobs is not None else {}
+
     async def run(self) -> None:
         """Start everything in order, wait for ``stop``, shut down in reverse order:
-        database, index client, Slack, HTTP API, then the jobs (stopped first)."""
+        database, index client, Slack, HTTP API, then the jobs (stopped first).
+
+        Raises :class:`~watcher.errors.NotAnIndex` (a configuration error) when the
+        index's base URL answers as something else than an index. An index that cannot
+        be reached does not stop the start: it is confirmed once it answers, before
+        anything is asked of it.
+        """
         settings = self.settings
         async with AsyncExitStack() as stack:
             db = await open_database(settings)
             stack.push_async_callback(db.close)
             client = await stack.enter_async_context(open_index_client(settings.index))
-            sender = None
-            if settings.slack is not None:
+            try:
+                await client.confirm_index()
+            except IndexUnavailable as exc:
+                log.warning(
+                    "cannot confirm the index at start-up, starting anyway (it is confirmed"
+                    " before anything is asked of it): %s",
+                    exc,
+                )
+            sender = self._sender
+            if sender is None and settings.slack is not None:
                 sender = await stack.enter_async_context(open_slack_sender(settings.slack))
-            else:
+            elif sender is None:
                 log.warning(
                     "Slack is not configured (WATCHER_SLACK_TOKEN/WATCHER_SLACK_CHANNEL):"
                     " alerts are kept in the outbox and logged"
@@ -88,8 +117,9 @@ class Service:
             catalog = CatalogSource(db, client, self.catalog, path=settings.catalog_path)
             await catalog.record_loaded()
 
-            checker = NameChecker(self.catalog, client)
-            runner = web.AppRunner(create_app(checker, db, settings.api.token), access_log=None)
+            checker = NameChecker(self.catalog, client, confirm_index=True)
+            app = create_app(checker, db, settings.api.token, sources=self.sources)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, settings.api.host, settings.api.port)
@@ -113,6 +143,7 @@ class Service:
                 listing=ListingSource(db, client, self.catalog, pipeline.recorder),
                 catalog=catalog,
                 journal=journal,
+                index=client,
             )
             self.jobs.start()
             stack.push_async_callback(self.jobs.stop)

@@ -46,21 +46,34 @@ class Verdict:
 
 
 class NameChecker:
-    """Validates a name, matches it against the catalog and asks the index if it exists."""
+    """Validates a name, matches it against the catalog and asks the index if it exists.
 
-    def __init__(self, catalog: LiveCatalog, client: IndexClient) -> None:
+    With ``confirm_index``, the index's base URL is confirmed (once, by
+    :meth:`IndexClient.confirm_index`) before the first name is asked of it: a base URL
+    that is not an index would answer "not found" for every name, and every name would
+    look free.
+    """
+
+    def __init__(
+        self, catalog: LiveCatalog, client: IndexClient, *, confirm_index: bool = False
+    ) -> None:
         self._catalog = catalog
         self._client = client
+        self._confirm = confirm_index
 
     async def check(self, name: str) -> Verdict:
         """The verdict for ``name``.
 
-        Raises :class:`~watcher.errors.InvalidName` before any request is made, and
-        :class:`~watcher.errors.IndexClientError` when the index cannot be asked.
+        Raises :class:`~watcher.errors.InvalidName` before any request is made,
+        :class:`~watcher.errors.NotAnIndex` when confirming the index found something else
+        at its base URL, and :class:`~watcher.errors.IndexClientError` when the index
+        cannot be asked.
         """
         norm = canonical(name)
         view = self._catalog.current
         matches = view.matcher.match(norm)
+        if self._confirm and not self._client.confirmed:
+            await self._client.confirm_index()
         exists = await self._client.exists(norm)
         allowed = view.catalog.is_allowed(norm)
         return Verdict(

@@ -1,36 +1,36 @@
-"""Command line: ``watcher run | check NAME | scan --names FILE | db upgrade``.
+"""Command line: ``watcher run | check NAME | scan --names FILE | status | db upgrade | demo``.
 
 Exit codes: 0 success; 1 a runtime failure (index unreachable, database down); 2 bad
 configuration, bad catalog or bad input (one line on stderr saying what to fix).
+
+Start-up time matters (``watcher check`` is run by hand and from scripts): this module and
+the parser import nothing heavy. Each command imports what it needs inside its branch, so
+``--help`` never loads SQLAlchemy, aiohttp or numpy, and ``check`` never loads SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import logging
 import sys
-from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from watcher import __version__
-from watcher.app import run_daemon
-from watcher.catalog import load_catalog_file
-from watcher.checks import NameChecker, Verdict
-from watcher.config import Settings, load_settings
-from watcher.errors import CatalogError, ConfigError, IndexClientError, InvalidName, WatcherError
-from watcher.matching import CatalogMatcher
-from watcher.matching.live import LiveCatalog, load_view
-from watcher.matching.scan import read_dump, scan
-from watcher.pypi import open_index_client
-from watcher.store import Database, DatabaseError
-from watcher.store.status import coverage
-from watcher.web.views import coverage_json
+from watcher.errors import CatalogError, ConfigError, InvalidName, WatcherError
+
+if TYPE_CHECKING:
+    from watcher.checks import Verdict
+    from watcher.config import Settings
+
+T = TypeVar("T")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+# ``check``'s options, and whether each takes a value: everything else is the name, even
+# when it starts with '-' (``watcher check -acme`` reaches name validation, not argparse).
+_CHECK_OPTIONS = {"--help": False, "--json": False, "--config": True}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,7 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     scan = with_config(
         sub.add_parser("scan", help="match a file of public names against the catalog, offline")
     )
-    scan.add_argument("--names", type=Path, required=True, help="one public name per line")
+    scan.add_argument(
+        "--names",
+        type=Path,
+        required=True,
+        help="one public name per line ('-': standard input); blank and '#' lines are skipped",
+    )
     scan.add_argument(
         "--catalog", type=Path, help="catalog file (default: WATCHER_CATALOG / --config)"
     )
@@ -67,32 +72,98 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
+    demo = sub.add_parser("demo", help="a self-contained demonstration with fake services")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port of the demo's HTTP API (default 8080; its simulated index uses the next)",
+    )
+    demo.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     return parser
+
+
+def _check_argv(args: list[str]) -> list[str]:
+    """``check``'s arguments rearranged so that the name, even one starting with '-', comes
+    after ``--``; its options keep their order and may come anywhere."""
+    options: list[str] = []
+    unknown: list[str] = []
+    names: list[str] = []
+    args_left = iter(args)
+    for arg in args_left:
+        if arg == "--":
+            names += args_left
+            break
+        if arg == "-h":
+            options.append(arg)
+            continue
+        if arg.startswith("--"):
+            key, eq, _ = arg.partition("=")
+            found = [o for o in _CHECK_OPTIONS if o == key] or [
+                o for o in _CHECK_OPTIONS if o.startswith(key)
+            ]
+            if len(found) == 1:
+                value = next(args_left, None) if _CHECK_OPTIONS[found[0]] and not eq else None
+                # ``--config=VALUE`` keeps a value starting with '-' a value.
+                options.append(arg if value is None else f"{arg}={value}")
+                continue
+            unknown.append(arg)
+            continue
+        names.append(arg)
+    if not names and len(unknown) == 1:
+        names, unknown = unknown, []  # ``--acme`` alone is a (bad) name, not an option
+    return [*options, *unknown, "--", *names]
+
+
+def _prepare(argv: list[str]) -> list[str]:
+    """The arguments as argparse should see them (see :func:`_check_argv`)."""
+    for index, arg in enumerate(argv):
+        if not arg.startswith("-"):  # the command: the top level has no option values
+            if arg == "check":
+                return [*argv[: index + 1], *_check_argv(argv[index + 1 :])]
+            break
+    return argv
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watcher`` console script."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_prepare(sys.argv[1:] if argv is None else list(argv)))
     try:
         if args.command == "run":
+            from watcher.app import run_daemon
+            from watcher.config import load_settings
+
             settings = load_settings(args.config, require=("pypi_url", "catalog"))
             _setup_logging(settings)
-            asyncio.run(run_daemon(settings))
+            _run(run_daemon(settings))
             return 0
         if args.command == "check":
+            from watcher.names import validate
+
+            validate(args.name)  # before anything is loaded or asked
+            from watcher.config import load_settings
+
             settings = load_settings(args.config, require=("pypi_url", "catalog"))
             _setup_logging(settings, quiet=True)
-            return asyncio.run(_check(settings, args.name, as_json=args.json))
+            return _run(_check(settings, args.name, as_json=args.json))
         if args.command == "scan":
             return _scan(args)
         if args.command == "status":
+            from watcher.config import load_settings
+
             settings = load_settings(args.config)
             _setup_logging(settings, quiet=True)
-            asyncio.run(_status(settings))
+            _run(_status(settings))
             return 0
+        if args.command == "demo":
+            from watcher.demo import main as demo_main
+
+            return demo_main(args)
+        from watcher.config import load_settings
+
         settings = load_settings(args.config)
         _setup_logging(settings)
-        asyncio.run(_upgrade(settings))
+        _run(_upgrade(settings))
         return 0
     except (ConfigError, CatalogError, InvalidName) as exc:
         print(f"watcher: {exc}", file=sys.stderr)
@@ -100,19 +171,53 @@ def main(argv: list[str] | None = None) -> int:
     except WatcherError as exc:
         print(f"watcher: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except (OSError, DatabaseError) as exc:
+    except _runtime_errors() as exc:
         # The database (or a port) is unreachable or refuses us: one line, not a traceback.
-        # SQLAlchemy appends a multi-line "background" link; its first line says it all.
-        print(f"watcher: {(str(exc) or type(exc).__name__).splitlines()[0]}", file=sys.stderr)
+        print(f"watcher: {_first_line(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
 
 
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def _runtime_errors() -> tuple[type[BaseException], ...]:
+    """OSError, and the database's errors when the database was used at all (evaluated only
+    when an exception is on its way out, so SQLAlchemy is never imported for nothing)."""
+    store = sys.modules.get("watcher.store")
+    if store is None:
+        return (OSError,)
+    database_error: type[BaseException] = store.DatabaseError
+    return (OSError, database_error)
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy appends a multi-line "background" link; its first line says it all.
+    return (str(exc) or type(exc).__name__).splitlines()[0]
+
+
+def _setup_logging(settings: Settings, *, quiet: bool = False) -> None:
+    from watcher.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format, quiet=quiet)
+
+
 async def _check(settings: Settings, name: str, *, as_json: bool) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from watcher.checks import NameChecker
+    from watcher.errors import IndexClientError
+    from watcher.matching.live import LiveCatalog, load_view
+    from watcher.pypi import open_index_client
+
     catalog = LiveCatalog(load_view(settings.catalog_path, datetime.now(UTC)))
     async with open_index_client(settings.index) as client:
-        checker = NameChecker(catalog, client)
+        checker = NameChecker(catalog, client, confirm_index=True)
         try:
             verdict = await checker.check(name)
         except IndexClientError as exc:
@@ -138,21 +243,29 @@ def _human(verdict: Verdict) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    import json
+    from collections import Counter
+
+    from watcher.catalog import load_catalog_file
+    from watcher.matching import CatalogMatcher
+    from watcher.matching.scan import read_dump, scan
+
     if args.catalog is not None:
         catalog_path: Path = args.catalog
     else:
+        from watcher.config import load_settings
+
         catalog_path = load_settings(args.config, require=("catalog",)).catalog_path
     catalog = load_catalog_file(catalog_path)
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    shown = "<stdin>" if str(args.names) == "-" else str(args.names)
     try:
         dump = read_dump(args.names)
     except OSError as exc:
-        raise ConfigError(f"cannot read {args.names}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot read {shown}: {exc.strerror or exc}") from None
     for number, line in dump.invalid[:20]:
-        print(
-            f"watcher: {args.names}:{number}: not a valid project name: {line!r}", file=sys.stderr
-        )
+        print(f"watcher: {shown}:{number}: not a valid project name: {line!r}", file=sys.stderr)
     if len(dump.invalid) > 20:
         print(f"watcher: ... and {len(dump.invalid) - 20} more invalid lines", file=sys.stderr)
     matcher = CatalogMatcher(catalog)
@@ -181,29 +294,46 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 async def _status(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    import json
+
+    from watcher.store import Database, DatabaseError
+    from watcher.store.paths import database_label, sqlite_path
+    from watcher.store.status import coverage
+    from watcher.web.views import coverage_json
+
+    url = settings.database_url
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        # Opening it would create an empty file: reading must not create anything.
+        raise WatcherError(
+            f"no database at {path.absolute()} (WATCHER_DATABASE_URL): run `watcher db upgrade`"
+            " or start the service (`watcher run`) to create it"
+        )
+    db = Database(url)
     try:
         await db.require_current()  # reading must not create or migrate anything
         async with db.transaction() as session:
-            print(json.dumps(coverage_json(await coverage(session)), indent=2))
+            document = coverage_json(await coverage(session))
+    except (OSError, DatabaseError) as exc:
+        where = database_label(url)
+        raise WatcherError(f"cannot read the database {where}: {_first_line(exc)}") from exc
     finally:
         await db.close()
+    print(json.dumps(document, indent=2))
 
 
 async def _upgrade(settings: Settings) -> None:
-    db = Database(settings.database_url)
+    from watcher.store import Database, DatabaseError
+    from watcher.store.paths import database_label
+
+    url = settings.database_url
+    db = Database(url)
     try:
         await db.upgrade()
-        print(f"database at revision {await db.current_revision()}")
+        revision = await db.current_revision()
+    except (OSError, DatabaseError) as exc:
+        where = database_label(url)
+        raise WatcherError(f"cannot migrate the database {where}: {_first_line(exc)}") from exc
     finally:
         await db.close()
-
-
-def _setup_logging(settings: Settings, *, quiet: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # apscheduler logs every run at INFO; keep its warnings (skipped runs) only.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    print(f"database at revision {revision}")

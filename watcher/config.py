@@ -1,20 +1,23 @@
 """Settings: one frozen object built at start-up from a TOML file and ``WATCHER_*`` variables.
 
 Environment variables override the file. The variable names are a public contract: operators
-script them. A missing or invalid setting raises :class:`ConfigError` with one line naming the
-variable; the CLI turns that into exit code 2.
+script them. A missing or invalid setting, a half-configured feature (a Slack token without its
+channel) or a ``WATCHER_*`` variable that is no setting raises :class:`ConfigError` with one
+line naming the variable; the CLI turns that into exit code 2.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 import os
+import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,9 +26,34 @@ from pydantic_settings import (
 )
 
 from watcher import __version__
+from watcher.config_views import ApiSettings, IndexSettings, ScheduleSettings, SlackSettings
 from watcher.errors import ConfigError
 
+_ASYNC_URL_SCHEMES = ("sqlite+aiosqlite:", "postgresql+asyncpg:")
+
+__all__ = [
+    "ApiSettings",
+    "IndexSettings",
+    "ScheduleSettings",
+    "Settings",
+    "SlackSettings",
+    "env_name",
+    "load_settings",
+]
+
 ENV_PREFIX = "WATCHER_"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+
+# Variables under the prefix that are not settings and must not be refused as typos: the test
+# harness's own, and those Kubernetes injects for a Service named "watcher" (service links).
+_TEST_PREFIX = ENV_PREFIX + "TEST_"
+_SERVICE_LINK = re.compile(
+    r"WATCHER_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
+)
+_SERVICE_LINK_PORT = re.compile(r"(?:tcp|udp|sctp)://", re.IGNORECASE)
 
 _REQUIRED_HINTS = {
     "pypi_url": "set it to PyPI's base URL (or a mirror serving its RSS, JSON and simple APIs)",
@@ -38,88 +66,16 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-# -- typed views of the settings, one per system ----------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IndexSettings:
-    """What the index client needs (:attr:`Settings.index`)."""
-
-    url: str
-    """The index's base URL, without a trailing slash (``WATCHER_PYPI_URL``)."""
-    user_agent: str
-    """``User-Agent`` sent on every request (``WATCHER_USER_AGENT``)."""
-    timeout: float
-    """Total seconds per request attempt (``WATCHER_HTTP_TIMEOUT``)."""
-    retries: int
-    """Retries on 429/5xx answers, connection errors and timeouts (``WATCHER_HTTP_RETRIES``)."""
-    max_feed_bytes: int
-    """Cap on an RSS body (``WATCHER_MAX_FEED_BYTES``)."""
-    max_json_bytes: int
-    """Cap on a JSON API body (``WATCHER_MAX_JSON_BYTES``)."""
-    max_index_bytes: int
-    """Cap on the ``/simple/`` listing (``WATCHER_MAX_INDEX_BYTES``)."""
-    max_journal_bytes: int
-    """Cap on an XML-RPC change-log answer (``WATCHER_MAX_JOURNAL_BYTES``)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SlackSettings:
-    """What the Slack sender needs (:attr:`Settings.slack`); exists only when Slack is on."""
-
-    token: str = dataclasses.field(repr=False)
-    """The bot token, in clear (``WATCHER_SLACK_TOKEN``); kept out of ``repr``."""
-    channel: str
-    """The channel alerts go to (``WATCHER_SLACK_CHANNEL``)."""
-    api_url: str | None
-    """Slack Web API base URL ending in ``/``, or ``None`` for Slack's own
-    (``WATCHER_SLACK_API_URL``)."""
-    timeout: float
-    """Total seconds per Slack request (``WATCHER_SLACK_TIMEOUT``)."""
-    user_agent: str
-    """``User-Agent`` sent to Slack (``WATCHER_USER_AGENT``)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ApiSettings:
-    """What the HTTP API needs (:attr:`Settings.api`)."""
-
-    host: str
-    """Address to listen on (``WATCHER_HTTP_HOST``)."""
-    port: int
-    """Port to listen on; 0 picks a free one (``WATCHER_HTTP_PORT``)."""
-    token: str | None = dataclasses.field(repr=False)
-    """Bearer token the API requires, in clear, or ``None`` for none (``WATCHER_API_TOKEN``);
-    kept out of ``repr``."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ScheduleSettings:
-    """When the periodic jobs run (:attr:`Settings.schedule`). Every value is in seconds."""
-
-    poll_interval: float
-    """Between feed polls (``WATCHER_POLL_INTERVAL``)."""
-    reconcile_interval: float
-    """Between whole-index reconciles (``WATCHER_RECONCILE_INTERVAL``)."""
-    journal: bool
-    """Whether the index's XML-RPC change log is followed too (``WATCHER_JOURNAL``)."""
-    journal_interval: float
-    """Between change-log calls (``WATCHER_JOURNAL_INTERVAL``)."""
-    journal_max_backoff: float
-    """Longest wait after the change log's rate-limit fault (``WATCHER_JOURNAL_MAX_BACKOFF``)."""
-    dispatch_interval: float
-    """Between outbox drains (``WATCHER_DISPATCH_INTERVAL``)."""
-    alert_retry_base: float
-    """First retry delay of an alert Slack did not take (``WATCHER_ALERT_RETRY_BASE``)."""
-    catalog_reload_interval: float
-    """Between checks of the catalog file for changes (``WATCHER_CATALOG_RELOAD_INTERVAL``)."""
-
-
 class Settings(BaseSettings):
     """Every knob of the daemon. Field ``x`` is set by ``WATCHER_X`` or key ``x`` in the file."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", case_sensitive=False
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="forbid",
+        case_sensitive=False,
+        # "inf" or "nan" as an interval or a timeout would never fire, or spin.
+        allow_inf_nan=False,
     )
 
     pypi_url: str | None = Field(None, description="Base URL of the index (RSS, JSON, simple)")
@@ -161,7 +117,12 @@ class Settings(BaseSettings):
     catalog_reload_interval: float = Field(
         60.0, gt=0, description="Seconds between checks of the catalog file for changes"
     )
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="Least severe level logged (any case; stored in upper case)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as plain text or as one JSON object each"
+    )
 
     @field_validator("pypi_url", "slack_api_url")
     @classmethod
@@ -177,17 +138,67 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @field_validator(
-        "pypi_url",
-        "catalog",
-        "slack_token",
-        "slack_channel",
-        "slack_api_url",
-        "api_token",
-        mode="before",
+        "pypi_url", "catalog", "slack_token", "slack_channel", "slack_api_url", mode="before"
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _api_token_not_blank(cls, value: Any) -> Any:
+        # Unlike Slack's (where empty means off and Slack-off is visible in the logs), an empty
+        # API token set on purpose would leave the API open without a word: refuse it.
+        if isinstance(value, str | SecretStr):
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if not text.strip():
+                raise ValueError(
+                    "is set but empty: set a token to require one on /v1/*, or unset the"
+                    " variable to leave the API open"
+                )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value.startswith(_ASYNC_URL_SCHEMES) and "://" in value:
+            # Already a URL of a supported async driver: the database checks the rest when
+            # it connects. Parsing it would load SQLAlchemy, which `watcher check` never
+            # needs otherwise (the CLI keeps start-up light).
+            return value
+        from watcher.store.urls import normalize_database_url
+
+        return normalize_database_url(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (any case), not {value!r}")
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in LOG_FORMATS:
+            return value.strip().lower()
+        raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+
+    @model_validator(mode="after")
+    def _slack_fully_configured(self) -> Settings:
+        # A token without a channel (or the reverse) is a deployment that meant to alert on
+        # Slack and would silently not: refuse it. Neither set is fine (the outbox keeps them).
+        if (self.slack_token is None) != (self.slack_channel is None):
+            missing, present = (
+                ("slack_channel", "slack_token")
+                if self.slack_channel is None
+                else ("slack_token", "slack_channel")
+            )
+            raise ValueError(
+                f"{env_name(missing)} is not set but {env_name(present)} is: set both to send"
+                " alerts to Slack, or neither to keep them in the outbox"
+            )
+        return self
 
     @property
     def index_url(self) -> str:
@@ -288,6 +299,7 @@ def load_settings(
     ``require`` names fields that must be set for the command at hand (``pypi_url`` and
     ``catalog`` for watching; a schema upgrade needs neither).
     """
+    _check_environment(os.environ)
     cls: type[Settings] = Settings
     if config_file is not None:
         try:
@@ -324,9 +336,42 @@ def load_settings(
     return settings
 
 
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``WATCHER_*`` variables that are no setting, naming the closest one.
+
+    An error, not a warning: a misspelt variable is a setting silently left at its default,
+    and some defaults fail quietly (``WATCHER_SLACK_CHANEL`` leaves alerts in the outbox,
+    ``WATCHER_API_TOKN`` leaves the API open). Start-up is where an operator looks; a warning
+    scrolls away in the daemon's log. The names are compared in upper case, as the settings
+    read them whatever their case.
+    """
+    known = {name.upper() for name in Settings.model_fields}
+    unknown: list[str] = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(ENV_PREFIX) or upper.removeprefix(ENV_PREFIX) in known:
+            continue
+        if upper.startswith(_TEST_PREFIX) or _is_service_link(upper, environ[variable]):
+            continue
+        guess = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), known, n=1)
+        hint = f"did you mean {ENV_PREFIX}{guess[0]}?" if guess else "unset it"
+        unknown.append(f"{variable} is not a watcher setting: {hint}")
+    if unknown:
+        raise ConfigError("; ".join(unknown))
+
+
+def _is_service_link(upper: str, value: str) -> bool:
+    if upper == ENV_PREFIX + "PORT":
+        return _SERVICE_LINK_PORT.match(value) is not None
+    return _SERVICE_LINK.fullmatch(upper) is not None
+
+
 def _one_line(exc: ValidationError, config_file: Path | None) -> str:
     err = exc.errors()[0]
-    field = str(err["loc"][0]) if err["loc"] else "?"
+    if not err["loc"]:
+        # A check across settings names its variables itself.
+        return str(err["msg"]).removeprefix("Value error, ")
+    field = str(err["loc"][0])
     if err["type"] == "extra_forbidden":
         where = f"config file {config_file}" if config_file else "settings"
         return f"{where}: unknown setting {field!r}"

@@ -11,6 +11,33 @@ class ConfigError(WatcherError):
     """A setting is missing or invalid; the process exits 2 with this one-line message."""
 
 
+class NotAnIndex(ConfigError):
+    """The index base URL answers, but not as a package index: a wrong setting, not an outage.
+
+    ``answer`` says what answered instead; ``parent`` is the likely right base URL when the
+    configured one looks like a path inside an index (``.../simple``, ``.../pypi``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        answer: str,
+        *,
+        parent: str | None = None,
+        looks_like: str | None = None,
+        lead: str | None = None,
+    ) -> None:
+        self.url = url
+        self.answer = answer
+        self.parent = parent
+        message = f"{lead or f'no package index answers at {url}'}: {answer}"
+        if parent is not None:
+            message += (
+                f"; this looks like {looks_like or 'a page of an index'}; use its parent {parent}"
+            )
+        super().__init__(message)
+
+
 class CatalogError(WatcherError):
     """The internal catalog file cannot be used."""
 
@@ -59,6 +86,19 @@ class FeedError(IndexClientError):
         self.url = url
         self.reason = reason
         super().__init__(f"feed {url} rejected: {reason}")
+
+
+class FeedsFailed(IndexClientError):
+    """Every feed failed in one poll; ``errors`` holds each feed's error by feed name."""
+
+    def __init__(self, errors: dict[str, IndexClientError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{feed} feed: {exc}" for feed, exc in errors.items()))
+
+    @property
+    def unavailable(self) -> bool:
+        """True when every feed failed because the index could not be reached."""
+        return all(isinstance(exc, IndexUnavailable) for exc in self.errors.values())
 
 
 class BadResponse(IndexClientError):

@@ -68,6 +68,18 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
                 continue
             parsed[key].setdefault(canonicalize_name(value), value)
     owners = frozenset(o.lower() for o in _string_list(data, "owners", lines, problems) if o)
+    # An allowlisted name is never alerted, an internal one is watched: both at once would
+    # leave the name unwatched while the file says it is. The name under a prefix is fine
+    # (that is what the allowlist is for: our own public projects in our namespace).
+    for name, spelling in parsed["allow"].items():
+        if name in parsed["names"]:
+            internal = parsed["names"][name]
+            line = _line_of_value(lines, spelling, start=_line_of_key(lines, "allow"))
+            also = f" (as {internal!r})" if internal != spelling else ""
+            problems.append(
+                f"line {line}: {spelling!r} is both an internal name{also} and allowlisted;"
+                " remove it from names or from allow"
+            )
 
     if not parsed["names"] and not parsed["prefixes"] and not problems:
         problems.append("no names and no prefixes: nothing to protect")

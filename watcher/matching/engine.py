@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import NormalizedName
 
 from watcher.catalog.model import Catalog
 from watcher.matching import rules
-from watcher.matching.bulk import BulkFilter, FilterSpec
 from watcher.matching.model import KIND_SEVERITY, Match, MatchKind
+
+if TYPE_CHECKING:
+    from watcher.matching.bulk import BulkFilter, FilterSpec
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ORDER = {kind: i for i, kind in enumerate(MatchKind)}
@@ -156,6 +158,8 @@ class CatalogMatcher:
 
     def filter_spec(self) -> FilterSpec:
         """The catalog's keys for :class:`~watcher.matching.bulk.BulkFilter`."""
+        from watcher.matching.bulk import FilterSpec  # numpy: only for scans
+
         return FilterSpec(
             skeletons=self._f_skeletons,
             firsts=self._f_first,
@@ -168,6 +172,9 @@ class CatalogMatcher:
     def bulk_filter(self) -> BulkFilter:
         """The vectorized pre-filter, built on first use (a scan, not a single lookup)."""
         if self._bulk is None:
+            # Imported here: numpy costs a CLI start (`watcher check`) a tenth of a second.
+            from watcher.matching.bulk import BulkFilter
+
             self._bulk = BulkFilter(self)
         return self._bulk
 

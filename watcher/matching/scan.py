@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -98,9 +99,20 @@ def canonicalize_dump(data: bytes) -> NameDump:
     return NameDump(text=text.strip(b"\n"), invalid=invalid)
 
 
+# A line whose first non-blank character is '#'; its line break stays, so line numbers hold.
+_COMMENT_LINE = re.compile(rb"(?:^|(?<=\r))[ \t]*#[^\r\n]*", re.MULTILINE)
+
+
 def read_dump(path: Path) -> NameDump:
-    """Read and canonicalize a names file (one name per line)."""
-    return canonicalize_dump(path.read_bytes())
+    """Read and canonicalize a names file (one name per line; ``-`` reads standard input).
+
+    Blank lines and comment lines (``#`` first) are skipped; invalid lines are reported
+    with their line number in the file.
+    """
+    data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    if b"#" in data:
+        data = _COMMENT_LINE.sub(b"", data)
+    return canonicalize_dump(data)
 
 
 _WORKER_MATCHER: CatalogMatcher | None = None

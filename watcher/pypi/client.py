@@ -9,28 +9,37 @@ import math
 import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from multidict import CIMultiDictProxy
-from packaging.utils import NormalizedName
-from packaging.version import InvalidVersion, Version
 
 from watcher.config import IndexSettings
 from watcher.errors import (
     BadResponse,
     IndexUnavailable,
+    NotAnIndex,
     ProjectNotFound,
     ResponseTooLarge,
     StaleIndex,
 )
-from watcher.names import canonical, is_valid
+from watcher.names import canonical
+from watcher.pypi.details import project_info
 from watcher.pypi.feeds import parse_feed
 from watcher.pypi.journal import JournalRow, call_body, parse_answer, parse_rows, parse_serial
-from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo, ReleaseInfo
-from watcher.pypi.simple import IndexListing, parse_index_html, parse_index_json
+from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo
+from watcher.pypi.probe import (
+    PROBE_BYTES,
+    Answer,
+    feed_problem,
+    parent_candidates,
+    simple_root_problem,
+)
+from watcher.pypi.simple import (
+    IndexListing,
+    parse_index_html,
+    parse_index_json,
+    valid_names_only,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +48,6 @@ _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 60.0
 _CONNECT_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
 
 
 @asynccontextmanager
@@ -102,11 +104,81 @@ class IndexClient:
         self._max_index_bytes = max_index_bytes
         self._max_journal_bytes = max_journal_bytes
         self._backoff = backoff
+        self._confirmed = False
 
     @property
     def base_url(self) -> str:
         """The index's base URL, without a trailing slash."""
         return self._base
+
+    @property
+    def confirmed(self) -> bool:
+        """True once :meth:`confirm_index` found a package index at the base URL."""
+        return self._confirmed
+
+    async def confirm_index(self) -> None:
+        """Make sure the base URL really is a package index, before trusting its answers.
+
+        A wrong base URL (``.../simple``, ``.../pypi``, another web server) would answer 404
+        to every ``/simple/<name>/`` and make every name look free. So the simple API's root
+        (``/simple/``) must answer a project list (PEP 691 JSON or PEP 503 HTML) and the
+        updates feed (``/rss/updates.xml``) RSS; only the head of each answer is read.
+
+        Raises :class:`NotAnIndex` (a :class:`~watcher.errors.ConfigError`) naming what
+        answered instead and, when the URL looks like a page inside an index, its likely
+        base URL; :class:`IndexUnavailable` when the index cannot be reached (after the
+        retries), which says nothing about the URL.
+        """
+        root = f"{self._base}/simple/"
+        answer = await self._request(
+            "GET",
+            root,
+            headers={"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"},
+            max_bytes=PROBE_BYTES,
+            head_only=True,
+        )
+        problem = simple_root_problem(answer)
+        if problem is not None:
+            raise await self._not_an_index(f"/simple/ {problem}")
+        feed = self._base + _FEED_PATHS[FeedKind.UPDATES]
+        answer = await self._request("GET", feed, headers={}, max_bytes=PROBE_BYTES, head_only=True)
+        problem = feed_problem(answer)
+        if problem is not None:
+            raise await self._not_an_index(
+                f"/rss/updates.xml {problem}",
+                lead=f"{self._base} serves a simple index but not the index's RSS feeds "
+                "(the watcher needs PyPI or a mirror serving its RSS, JSON and simple APIs)",
+            )
+        self._confirmed = True
+
+    async def _not_an_index(self, answer: str, *, lead: str | None = None) -> NotAnIndex:
+        """The error for a base URL that is not an index, with its likely parent, if any."""
+        candidates = parent_candidates(self._base)
+        chosen = candidates[0] if candidates else None
+        if len(candidates) > 1:
+            # Ambiguous (".../pypi/simple"): suggest the first parent that is an index.
+            for parent, looks_like in candidates:
+                try:
+                    probe = await self._request(
+                        "GET",
+                        f"{parent}/simple/",
+                        headers={"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"},
+                        max_bytes=PROBE_BYTES,
+                        head_only=True,
+                        retries=0,
+                    )
+                except IndexUnavailable:
+                    continue
+                if simple_root_problem(probe) is None:
+                    chosen = (parent, looks_like)
+                    break
+        return NotAnIndex(
+            self._base,
+            answer,
+            parent=chosen[0] if chosen else None,
+            looks_like=chosen[1] if chosen else None,
+            lead=lead,
+        )
 
     def project_url(self, name: str, version: str | None = None) -> str:
         """The human-facing page of a project (or one release) on the index."""
@@ -150,7 +222,7 @@ class IndexClient:
             raise BadResponse(url, f"malformed JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
             raise BadResponse(url, "JSON has no 'info' object")
-        return _project_info(norm, data)
+        return project_info(norm, data)
 
     async def fetch_index(
         self, *, etag: str | None = None, min_serial: int | None = None
@@ -186,7 +258,7 @@ class IndexClient:
         )
         if min_serial is not None and listing.serial is not None and listing.serial < min_serial:
             raise StaleIndex(url, listing.serial, min_serial)
-        return _valid_names_only(listing, url)
+        return valid_names_only(listing, url)
 
     async def exists(self, name: str) -> bool:
         """True if ``name`` is registered on the index (``/simple/<name>/`` answers 200).
@@ -228,7 +300,7 @@ class IndexClient:
             raise BadResponse(url, f"HTTP {answer.status} to XML-RPC {method}")
         return url, parse_answer(answer.body, url=url)
 
-    async def _get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> _Answer:
+    async def _get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> Answer:
         """GET with retries. ``max_bytes=0`` means the body is not wanted and not read."""
         return await self._request("GET", url, headers=headers, max_bytes=max_bytes)
 
@@ -240,8 +312,13 @@ class IndexClient:
         headers: Mapping[str, str],
         max_bytes: int,
         data: bytes | None = None,
-    ) -> _Answer:
+        head_only: bool = False,
+        retries: int | None = None,
+    ) -> Answer:
+        """One call with retries. ``head_only`` reads at most ``max_bytes`` of the body and
+        drops the rest (instead of refusing a longer body)."""
         # Only idempotent calls come here (GETs and read-only XML-RPC), so retrying is safe.
+        retries = self._retries if retries is None else retries
         attempt = 0
         while True:
             delay: float | None = None
@@ -252,16 +329,22 @@ class IndexClient:
                     if resp.status in _RETRY_STATUSES:
                         reason = f"HTTP {resp.status}"
                         delay = _retry_after(resp.headers.get("Retry-After"))
+                    elif head_only:
+                        body, truncated = await _read_head(resp, max_bytes)
+                        moved = str(resp.url) if resp.history else None
+                        return Answer(resp.status, resp.headers, body, truncated, moved)
                     else:
                         body = await _read_capped(resp, url, max_bytes) if max_bytes else b""
-                        return _Answer(resp.status, resp.headers, body)
+                        return Answer(resp.status, resp.headers, body)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if attempt >= self._retries:
+            if attempt >= retries:
                 raise IndexUnavailable(url, f"{reason} (after {attempt + 1} attempts)")
             wait = delay if delay is not None else self._backoff * 2**attempt
             wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
-            log.warning(
+            # Debug only: a retry that works is routine, and one that does not ends in
+            # IndexUnavailable, which the caller reports (once, not once per attempt).
+            log.debug(
                 "index request %s failed (%s); retry %d in %.1fs", url, reason, attempt + 1, wait
             )
             await asyncio.sleep(wait)
@@ -281,30 +364,17 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -
     return b"".join(chunks)
 
 
-_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.\n"
-
-
-def _valid_names_only(listing: IndexListing, url: str) -> IndexListing:
-    """Drop names with characters no project name has (non-ASCII would crash decoding).
-
-    One C-speed check covers the usual listing; only a listing that fails it is validated
-    name by name.
-    """
-    text = b"\n".join(listing.names)
-    if not text.translate(None, _NAME_BYTES) and all(listing.names):
-        return listing
-    keep = [i for i, name in enumerate(listing.names) if name.isascii() and is_valid(name.decode())]
-    log.warning(
-        "simple index at %s lists %d invalid project names; ignored",
-        url,
-        len(listing.names) - len(keep),
-    )
-    return IndexListing(
-        serial=listing.serial,
-        etag=listing.etag,
-        names=[listing.names[i] for i in keep],
-        serials=[listing.serials[i] for i in keep],
-    )
+async def _read_head(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of the body, and whether there was more (left unread)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(16 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    body = b"".join(chunks)
+    return body[:limit], size > limit
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -317,75 +387,3 @@ def _retry_after(value: str | None) -> float | None:
     if math.isnan(seconds):  # "nan" passes float() and min/max, then sleeps forever
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _project_info(norm: NormalizedName, data: dict[str, Any]) -> ProjectInfo:
-    info: dict[str, Any] = data["info"]
-    ownership = data.get("ownership") if isinstance(data.get("ownership"), dict) else {}
-    assert isinstance(ownership, dict)
-    roles = ownership.get("roles") if isinstance(ownership.get("roles"), list) else []
-    assert isinstance(roles, list)
-    owners = tuple(
-        str(role["user"]) for role in roles if isinstance(role, dict) and role.get("user")
-    )
-    organization = ownership.get("organization")
-    releases_raw = data.get("releases") if isinstance(data.get("releases"), dict) else {}
-    assert isinstance(releases_raw, dict)
-    releases = [_release(str(v), files) for v, files in releases_raw.items()]
-    releases.sort(key=_version_order)
-    serial = data.get("last_serial")
-    return ProjectInfo(
-        name=str(info.get("name") or norm),
-        canonical=norm,
-        latest_version=_str_or_none(info.get("version")),
-        summary=_str_or_none(info.get("summary")),
-        author=_str_or_none(info.get("author")),
-        author_email=_str_or_none(info.get("author_email")),
-        owners=owners,
-        organization=organization if isinstance(organization, str) else None,
-        releases=tuple(releases),
-        last_serial=serial if isinstance(serial, int) else None,
-    )
-
-
-def _release(version: str, files: Any) -> ReleaseInfo:
-    names: list[str] = []
-    times: list[datetime] = []
-    yanked = False
-    for item in files if isinstance(files, list) else []:
-        if not isinstance(item, dict):
-            continue
-        if isinstance(item.get("filename"), str):
-            names.append(item["filename"])
-        stamp = _timestamp(item.get("upload_time_iso_8601") or item.get("upload_time"))
-        if stamp is not None:
-            times.append(stamp)
-        yanked = yanked or bool(item.get("yanked"))
-    return ReleaseInfo(
-        version=version,
-        upload_time=min(times) if times else None,
-        files=tuple(sorted(names)),
-        yanked=yanked,
-    )
-
-
-def _version_order(release: ReleaseInfo) -> tuple[int, Version | str]:
-    # Invalid versions are data, not crashes: they sort after every valid one.
-    try:
-        return (0, Version(release.version))
-    except InvalidVersion:
-        return (1, release.version)
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # OverflowError: e.g. year 9999 at -01:00
-        return None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

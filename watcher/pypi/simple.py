@@ -7,10 +7,14 @@ ASCII, so two regular expressions over the bytes give (name, serial) pairs direc
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from watcher.errors import BadResponse
+from watcher.names import is_valid
+
+log = logging.getLogger(__name__)
 
 _META_SERIAL = re.compile(rb'"meta"\s*:\s*\{[^{}]*?"_last-serial"\s*:\s*(\d+)')
 _PROJECTS = re.compile(rb'"projects"\s*:\s*\[')
@@ -79,3 +83,29 @@ def parse_index_html(
         raise BadResponse(url, "truncated simple index")
     names = [m.group(1).strip() for m in _ANCHOR.finditer(body)]
     return IndexListing(serial=header_serial, etag=etag, names=names, serials=[None] * len(names))
+
+
+_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.\n"
+
+
+def valid_names_only(listing: IndexListing, url: str) -> IndexListing:
+    """Drop names with characters no project name has (non-ASCII would crash decoding).
+
+    One C-speed check covers the usual listing; only a listing that fails it is validated
+    name by name.
+    """
+    text = b"\n".join(listing.names)
+    if not text.translate(None, _NAME_BYTES) and all(listing.names):
+        return listing
+    keep = [i for i, name in enumerate(listing.names) if name.isascii() and is_valid(name.decode())]
+    log.warning(
+        "simple index at %s lists %d invalid project names; ignored",
+        url,
+        len(listing.names) - len(keep),
+    )
+    return IndexListing(
+        serial=listing.serial,
+        etag=listing.etag,
+        names=[listing.names[i] for i in keep],
+        serials=[listing.serials[i] for i in keep],
+    )

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from packaging.utils import NormalizedName
 
-from watcher.errors import IndexClientError
+from watcher.errors import FeedsFailed, IndexClientError, IndexUnavailable
 from watcher.matching.live import LiveCatalog
 from watcher.pypi import FeedItem, FeedKind, IndexClient
 from watcher.store import Database, events, feeds
@@ -38,6 +38,14 @@ class PollReport:
     gap: bool = False
 
 
+class PollReports(list[PollReport]):
+    """The reports of the feeds one poll read, and the errors of those it could not read."""
+
+    def __init__(self, reports: list[PollReport], errors: dict[FeedKind, IndexClientError]):
+        super().__init__(reports)
+        self.errors = errors
+
+
 class FeedSource:
     """Polls the updates and packages feeds from their stored cursors."""
 
@@ -53,17 +61,40 @@ class FeedSource:
         self._client = client
         self._catalog = catalog
         self._clock = clock
+        # Polls in a row each feed has failed: its error is logged the first time only.
+        self._failures: dict[FeedKind, int] = {}
+        self._logged: set[FeedKind] = set()  # feeds whose failure was logged here
 
-    async def poll(self) -> list[PollReport]:
-        """Poll both feeds; a failing feed is logged and does not stop the other."""
-        reports = []
+    async def poll(self) -> PollReports:
+        """Poll both feeds; a failing feed does not stop the other.
+
+        Returns the reports of the feeds read, with the others' errors in ``errors``;
+        raises :class:`~watcher.errors.FeedsFailed` when no feed could be read. A feed
+        that answers something unusable is logged (once until it recovers); the index
+        being unreachable is left to the caller to report, once for the whole index.
+        """
+        reports: list[PollReport] = []
+        errors: dict[FeedKind, IndexClientError] = {}
         for kind in (FeedKind.PACKAGES, FeedKind.UPDATES):
             try:
                 reports.append(await self.poll_feed(kind))
             except IndexClientError as exc:
                 # The cursor is untouched: the next good poll processes what this one missed.
-                log.error("poll of %s feed failed, cursor not advanced: %s", kind, exc)
-        return reports
+                errors[kind] = exc
+                failures = self._failures[kind] = self._failures.get(kind, 0) + 1
+                if kind not in self._logged and not isinstance(exc, IndexUnavailable):
+                    self._logged.add(kind)
+                    log.error("poll of %s feed failed, cursor not advanced: %s", kind, exc)
+                else:
+                    log.debug("poll of %s feed failed (%d in a row): %s", kind, failures, exc)
+            else:
+                failures = self._failures.pop(kind, 0)
+                if kind in self._logged:
+                    self._logged.discard(kind)
+                    log.info("%s feed read again after %d failed polls", kind, failures)
+        if errors and not reports:
+            raise FeedsFailed({str(kind): exc for kind, exc in errors.items()})
+        return PollReports(reports, errors)
 
     async def poll_feed(self, kind: FeedKind) -> PollReport:
         """Fetch one feed; record items not seen in the last good poll that match the
@@ -105,7 +136,8 @@ class FeedSource:
                 gaps,
             )
         if fresh:
-            log.info("%s feed: %d new items, %d matched", kind, len(fresh), len(matched))
+            # The poll job logs a summary of all feeds at most once a minute.
+            log.debug("%s feed: %d new items, %d matched", kind, len(fresh), len(matched))
         return report
 
 

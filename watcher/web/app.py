@@ -10,7 +10,16 @@ from aiohttp import web
 
 from watcher.checks import NameChecker
 from watcher.store import Database
-from watcher.web.views import CHECKER, DATABASE, error, healthz, name_verdict, status
+from watcher.web.views import (
+    CHECKER,
+    DATABASE,
+    SOURCES,
+    SourcesProbe,
+    error,
+    healthz,
+    name_verdict,
+    status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +56,21 @@ async def bearer_auth(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def create_app(checker: NameChecker, database: Database, api_token: str | None) -> web.Application:
-    """Build the HTTP application."""
+def create_app(
+    checker: NameChecker,
+    database: Database,
+    api_token: str | None,
+    *,
+    sources: SourcesProbe | None = None,
+) -> web.Application:
+    """Build the HTTP application. ``sources`` tells ``/healthz`` how each source's runs
+    went (the service passes its jobs' health); without it no source is shown."""
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=64 * 1024)
     app[CHECKER] = checker
     app[DATABASE] = database
     app[API_TOKEN] = api_token or ""
+    if sources is not None:
+        app[SOURCES] = sources
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/status", status)
     # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from watcher import __version__
 from watcher.checks import NameChecker
-from watcher.errors import IndexClientError, InvalidName
+from watcher.errors import IndexClientError, InvalidName, NotAnIndex
+from watcher.health import SourceHealth
+from watcher.names import canonical
 from watcher.store import Database
 from watcher.store.status import Coverage, coverage
 
 log = logging.getLogger(__name__)
 
+
+class SourcesProbe(Protocol):
+    """How each source's latest runs went, by source name (``Jobs.health``)."""
+
+    def __call__(self) -> Mapping[str, SourceHealth]: ...
+
+
 CHECKER = web.AppKey("checker", NameChecker)
 DATABASE = web.AppKey("database", Database)
+SOURCES = web.AppKey("sources", SourcesProbe)
 
 _HEALTH_TIMEOUT = 5.0
 
@@ -29,15 +40,38 @@ def error(status: int, message: str) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 while the daemon runs and the database answers, else 503."""
+    """200 while the daemon runs and the database answers, else 503.
+
+    Liveness only: a source failing (the index down, Slack refusing alerts) does not make
+    the process unhealthy, but once one has failed three runs in a row the body says
+    ``"status": "degraded"``; ``sources`` shows each source's state.
+    """
+    probe = request.app.get(SOURCES)
+    sources = dict(probe()) if probe is not None else {}
+    shown = {name: source_json(health) for name, health in sources.items()}
     try:
         # A database that accepts connections but never answers must not hang the probe.
         async with asyncio.timeout(_HEALTH_TIMEOUT):
             await request.app[DATABASE].ping()
     except Exception as exc:  # any driver error or the timeout means "not healthy"
         log.warning("health check: database not answering: %s", exc)
-        return web.json_response({"status": "unhealthy", "database": "down"}, status=503)
-    return web.json_response({"status": "ok", "version": __version__})
+        return web.json_response(
+            {"status": "unhealthy", "database": "down", "sources": shown}, status=503
+        )
+    degraded = any(health.failing for health in sources.values())
+    return web.json_response(
+        {"status": "degraded" if degraded else "ok", "version": __version__, "sources": shown}
+    )
+
+
+def source_json(health: SourceHealth) -> dict[str, Any]:
+    """One source in ``/healthz``: its state, and its failures in a row if any."""
+    shown: dict[str, Any] = {"state": health.state}
+    if health.failures:
+        shown.update(
+            since=_iso(health.since), failures=health.failures, last_error=health.last_error
+        )
+    return shown
 
 
 async def status(request: web.Request) -> web.Response:
@@ -54,9 +88,19 @@ async def name_verdict(request: web.Request) -> web.Response:
         verdict = await request.app[CHECKER].check(name)
     except InvalidName as exc:
         return error(400, str(exc))
-    except IndexClientError as exc:
-        log.warning("name check of %r: index unavailable: %s", name, exc)
-        return error(503, "the package index could not be asked; try again later")
+    except (IndexClientError, NotAnIndex) as exc:
+        # Never an answer that could pass for a verdict: the risk is unknown, and why.
+        log.warning("name check of %r: index could not be asked: %s", name, exc)
+        return web.json_response(
+            {
+                "error": "the package index could not be asked; try again later",
+                "status": 503,
+                "name": canonical(name),
+                "risk": "unknown",
+                "reason": str(exc),
+            },
+            status=503,
+        )
     return web.json_response(verdict.to_json())
 
 

@@ -228,3 +228,52 @@ def test_missing_file(tmp_path: Path) -> None:
 )
 def test_empty_catalog_is_refused(tmp_path: Path, text: str) -> None:
     assert _problems(_write(tmp_path, text)) == ["no names and no prefixes: nothing to protect"]
+
+
+# -- contradictions ----------------------------------------------------------------
+
+
+def test_name_both_internal_and_allowlisted_is_refused(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'names = ["acme-billing", "internal-tool"]\n'
+        'prefixes = ["acme"]\n'
+        "allow = [\n"
+        '    "acme-public-sdk",\n'
+        '    "internal-tool",\n'
+        "]\n",
+    )
+
+    assert _problems(path) == [
+        "line 5: 'internal-tool' is both an internal name and allowlisted;"
+        " remove it from names or from allow"
+    ]
+
+
+def test_name_both_internal_and_allowlisted_in_another_spelling(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'names = ["Payments_Core"]\nallow = ["payments.core"]\n')
+
+    assert _problems(path) == [
+        "line 2: 'payments.core' is both an internal name (as 'Payments_Core') and"
+        " allowlisted; remove it from names or from allow"
+    ]
+
+
+def test_every_contradiction_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, 'names = ["a", "b", "-bad"]\nallow = ["a", "B"]\nowners = ["us"]\nallow2 = 1\n'
+    )
+
+    problems = _problems(path)
+
+    assert [p.split(":")[0] for p in problems] == ["line 4", "line 1", "line 2", "line 2"]
+    assert "'a' is both an internal name and allowlisted" in problems[2]
+    assert "'B' is both an internal name (as 'b') and allowlisted" in problems[3]
+
+
+def test_allowlisted_name_under_a_prefix_is_fine(tmp_path: Path) -> None:
+    catalog = load_catalog_file(
+        _write(tmp_path, 'prefixes = ["acme"]\nnames = ["acme-billing"]\nallow = ["acme-sdk"]\n')
+    )
+
+    assert catalog.allow == frozenset({"acme-sdk"})

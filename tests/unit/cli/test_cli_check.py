@@ -96,8 +96,10 @@ async def test_squatted_internal_name_as_json(
     assert match["public_name"] == "payments-core"
     assert match["severity"] == "critical"
     assert "Payments_Core" in match["detail"]
-    # The question went to the index's simple API, with our User-Agent.
-    (request,) = fake_index.requests
+    # The base URL was confirmed to be an index first; then the question went to the
+    # index's simple API, with our User-Agent.
+    confirm_simple, confirm_feed, request = fake_index.requests
+    assert (confirm_simple.path, confirm_feed.path) == ("/simple/", "/rss/updates.xml")
     assert request.path == "/simple/payments-core/"
     assert request.headers["User-Agent"] == f"watcher/{__version__}"
 
@@ -158,7 +160,11 @@ async def test_free_unrelated_name(
     assert lines[1].split() == ["internal", "name:", "no"]
     assert lines[3].split() == ["public", "project", "exists:", "no"]
     assert lines[4].strip() == "matches: none"
-    assert [r.path for r in fake_index.requests] == ["/simple/some-free-name/"]
+    assert [r.path for r in fake_index.requests] == [
+        "/simple/",
+        "/rss/updates.xml",
+        "/simple/some-free-name/",
+    ]
 
 
 async def test_free_unrelated_name_as_json(
@@ -204,6 +210,58 @@ async def test_invalid_name_exits_2_without_asking_the_index(
     assert fake_index.requests == []
 
 
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["-acme"], "-acme"),
+        (["-acme", "--json"], "-acme"),
+        (["--json", "-acme"], "-acme"),
+        (["--config", "unread.toml", "-acme"], "-acme"),
+        (["-acme", "--json", "--config", "unread.toml"], "-acme"),
+        (["--config=unread.toml", "-acme", "--json"], "-acme"),
+        (["--acme"], "--acme"),
+        (["-"], "-"),
+        (["-x-"], "-x-"),
+    ],
+)
+async def test_a_name_starting_with_a_dash_needs_no_double_dash(
+    cli_env: None,
+    fake_index: FakeIndex,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    name: str,
+) -> None:
+    # Not an argparse usage error: the name reaches validation, before the settings are read
+    # (the --config file, which does not exist, is never opened).
+    assert await run_cli("check", *argv) == 2
+
+    assert one_error_line(capsys) == (
+        f"watcher: invalid project name {name!r}: must be letters, digits, '.', '_' or '-',"
+        " starting and ending with a letter or digit"
+    )
+    assert fake_index.requests == []
+
+
+async def test_an_unknown_option_next_to_a_name_is_a_usage_error(
+    cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        await run_cli("check", "acme", "--jsn")
+
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: watcher" in err
+    assert "unrecognized arguments: --jsn" in err
+
+
+async def test_check_help_still_works(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        await run_cli("check", "-h")
+
+    assert info.value.code == 0
+    assert "usage: watcher check" in capsys.readouterr().out
+
+
 async def test_index_failing_exits_1(
     cli_env: None, fake_index: FakeIndex, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,8 +272,9 @@ async def test_index_failing_exits_1(
     line = one_error_line(capsys)
     assert line.startswith("watcher: cannot ask the index: ")
     assert "HTTP 500" in line
-    # WATCHER_HTTP_RETRIES=1: the first attempt and one retry.
-    assert [r.path for r in fake_index.requests] == ["/simple/payments-core/"] * 2
+    # WATCHER_HTTP_RETRIES=1: the first attempt and one retry, of the confirmation that
+    # the base URL is an index; the name is never asked (and never called free).
+    assert [r.path for r in fake_index.requests] == ["/simple/"] * 2
 
 
 async def test_index_unreachable_exits_1(
@@ -296,15 +355,26 @@ def config_file(fake_index: FakeIndex, catalog_file: Path, tmp_path: Path) -> Pa
     return config
 
 
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["--config", "{config}", "acme", "--json"],
+        ["acme", "--json", "--config", "{config}"],
+        ["--json", "--config={config}", "acme"],
+        ["acme", "--config", "{config}", "--json"],
+    ],
+)
 async def test_config_file_supplies_the_settings(
     clean_env: None,
     fake_index: FakeIndex,
     config_file: Path,
     capsys: pytest.CaptureFixture[str],
+    order: list[str],
 ) -> None:
     fake_index.add_project("acme")
+    argv = [arg.format(config=config_file) for arg in order]
 
-    assert await run_cli("check", "--config", str(config_file), "acme", "--json") == 0
+    assert await run_cli("check", *argv) == 0
 
     verdict = json_out(capsys)
     assert verdict["risk"] == "high"

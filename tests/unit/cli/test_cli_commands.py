@@ -202,14 +202,74 @@ def test_status_does_not_create_a_database(
 
     assert main(["status"]) == 1
 
-    assert "run `watcher db upgrade`" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"watcher: no database at {db_file} (WATCHER_DATABASE_URL): run `watcher db upgrade`"
+        " or start the service (`watcher run`) to create it\n"
+    )
+    assert not db_file.exists()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+aiosqlite"])
+def test_status_names_a_relative_database_file_in_full(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    scheme: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WATCHER_DATABASE_URL", f"{scheme}:///watcher.db")
+
+    assert main(["status"]) == 1
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"watcher: no database at {tmp_path / 'watcher.db'} ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_does_not_create_a_database_in_a_real_process(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "watcher", "status"],
+        env=_env_without_watcher(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"watcher: no database at {tmp_path / 'watcher.db'} ")
+    assert len(result.stderr.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_on_an_empty_database_file_says_to_migrate(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db_file = tmp_path / "empty.db"
+    db_file.touch()
+    monkeypatch.setenv("WATCHER_DATABASE_URL", f"sqlite+aiosqlite:///{db_file}")
+
+    assert main(["status"]) == 1
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("watcher: database schema is at nothing")
+    assert "run `watcher db upgrade`" in line
     assert tables(db_file) == set()
 
 
 def test_an_unreachable_database_is_one_line_and_exit_1(
     clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/none"
+    port = closed_port()
+    url = f"postgresql+asyncpg://postgres:s3cret-pw@127.0.0.1:{port}/none"
     monkeypatch.setenv("WATCHER_DATABASE_URL", url)
 
     assert main(["status"]) == 1
@@ -217,4 +277,8 @@ def test_an_unreachable_database_is_one_line_and_exit_1(
 
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2
-    assert all(line.startswith("watcher: ") and "Connect call failed" in line for line in err)
+    where = f"postgres@127.0.0.1:{port}/none"
+    assert err[0].startswith(f"watcher: cannot read the database {where}: ")
+    assert err[1].startswith(f"watcher: cannot migrate the database {where}: ")
+    assert all("Connect call failed" in line for line in err)
+    assert all("s3cret-pw" not in line for line in err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from packaging.utils import canonicalize_name
 from watcher.catalog import load_catalog_file
 from watcher.cli import main
 from watcher.matching import CatalogMatcher, Match
+from watcher.matching.scan import read_dump
 
 # Line by line: what each one is (against the standard catalog of tests/conftest.py).
 NAMES = [
@@ -321,3 +323,106 @@ def test_scan_in_a_subprocess(tmp_path: Path, catalog_file: Path, names_file: Pa
     err = done.stderr.splitlines()
     assert err[0] == f"watcher: {names_file.name}:9: not a valid project name: '-bad'"
     assert SUMMARY.fullmatch(err[-1]) is not None
+
+
+# --- standard input, comments ------------------------------------------------------------
+
+
+def test_names_from_standard_input(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data = "\r\n".join(NAMES).encode() + b"\r\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    code = main(["scan", "--names", "-", "--catalog", str(catalog_file), "--json"])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert as_tuples(records(captured.out)) == EXPECTED
+    lines = captured.err.splitlines()
+    assert lines[:2] == [
+        "watcher: <stdin>:9: not a valid project name: '-bad'",
+        "watcher: <stdin>:10: not a valid project name: 'two words'",
+    ]
+    summary = SUMMARY.fullmatch(lines[2])
+    assert summary is not None
+    assert summary.group(1, 2) == ("8", "2")
+
+
+def test_comment_and_blank_lines_are_skipped(
+    clean_env: None, catalog_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text(
+        "# a dump of the index, 2024-05-01\n"
+        "acme-billing\n"
+        "\n"
+        "   # indented comment\n"
+        "\t\n"
+        "#acme-tools (commented out)\r\n"
+        "django # not a comment: a bad line\n"
+        "-bad\n"
+        "requests\n"
+        "#\n"
+    )
+
+    code = main(["scan", "--names", str(names), "--catalog", str(catalog_file)])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert {tuple(line.split("\t")[:3]) for line in captured.out.splitlines()} == {
+        ("acme-billing", "acme-billing", "exact"),
+        ("acme-billing", "acme", "prefix"),
+    }
+    # Line numbers still count the skipped lines.
+    assert captured.err.splitlines() == [
+        f"watcher: {names}:7: not a valid project name: 'django # not a comment: a bad line'",
+        f"watcher: {names}:8: not a valid project name: '-bad'",
+        "watcher: 2 names, 2 invalid, 2 matches (exact 1, prefix 1)",
+    ]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_read_dump_skips_comments_whatever_the_line_ends(tmp_path: Path, newline: bytes) -> None:
+    path = tmp_path / "names.txt"
+    path.write_bytes(newline.join([b"#one", b"Acme_X", b"  #two", b"", b"#", b"-bad", b"b"]))
+
+    dump = read_dump(path)
+
+    assert dump.names == [b"acme-x", b"b"]
+    assert dump.invalid == [(6, "-bad")]
+
+
+def test_a_dump_of_only_comments_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "names.txt"
+    path.write_bytes(b"# nothing yet\n#\n")
+
+    dump = read_dump(path)
+
+    assert dump.names == []
+    assert dump.invalid == []
+
+
+def test_standard_input_in_a_subprocess(tmp_path: Path, catalog_file: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "watcher", "scan", "--names", "-", "--catalog", str(catalog_file)],
+        input="# ours\nAcme_Billing\n\ndjango\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert [line.split("\t")[:3] for line in done.stdout.splitlines()] == [
+        ["acme-billing", "acme-billing", "exact"],
+        ["acme-billing", "acme", "prefix"],
+    ]
+    assert done.stderr == "watcher: 2 names, 0 invalid, 2 matches (exact 1, prefix 1)\n"

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from watcher import __version__
+from watcher.cli import main
 from watcher.config import (
     ApiSettings,
     IndexSettings,
     ScheduleSettings,
+    Settings,
     SlackSettings,
     env_name,
     load_settings,
 )
 from watcher.errors import ConfigError
+from watcher.store.urls import normalize_database_url
 
 WATCH = ("pypi_url", "catalog")
 INDEX = "http://127.0.0.1:9"
@@ -32,6 +36,29 @@ def _one_line(exc: pytest.ExceptionInfo[ConfigError]) -> str:
     message = str(exc.value)
     assert "\n" not in message
     return message
+
+
+def _refused(**overrides: Any) -> str:
+    """The one-line message of the ConfigError that loading the settings raises."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(**overrides)
+    return _one_line(info)
+
+
+def _cli_refuses(capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``watcher status``: it must exit 2 with one line on stderr; return that line."""
+    assert main(["status"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("watcher: ")
+    return lines[0].removeprefix("watcher: ")
+
+
+FLOAT_SETTINGS = sorted(
+    name for name, field in Settings.model_fields.items() if field.annotation is float
+)
 
 
 # -- defaults and sources -----------------------------------------------------
@@ -62,6 +89,7 @@ def test_defaults(clean_env: None) -> None:
     assert settings.slack_timeout == 10.0
     assert settings.catalog_reload_interval == 60.0
     assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
 
 
 def test_environment_variables(
@@ -97,7 +125,7 @@ def test_environment_variables(
     assert settings.api_token.get_secret_value() == "api-secret"
     assert settings.user_agent == "watcher (security@example.com)"
     assert settings.http_retries == 0
-    assert settings.log_level == "debug"
+    assert settings.log_level == "DEBUG"  # any case, stored in upper case
 
 
 def test_toml_keys(clean_env: None, config_file: Path, tmp_path: Path) -> None:
@@ -147,14 +175,6 @@ def test_explicit_arguments_override_the_environment(
     monkeypatch.setenv("WATCHER_POLL_INTERVAL", "5")
 
     assert load_settings(poll_interval=0.5).poll_interval == 0.5
-
-
-def test_unrelated_watcher_variables_are_ignored(
-    clean_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WATCHER_NOT_A_SETTING", "1")
-
-    assert load_settings().poll_interval == 60.0
 
 
 def test_settings_are_frozen(clean_env: None) -> None:
@@ -377,39 +397,33 @@ def test_pypi_url_loses_its_trailing_slash(
     assert load_settings().pypi_url == expected
 
 
-def test_empty_tokens_mean_unset(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WATCHER_SLACK_TOKEN", "")
-    monkeypatch.setenv("WATCHER_SLACK_CHANNEL", "")
-    monkeypatch.setenv("WATCHER_API_TOKEN", "")
+@pytest.mark.parametrize("empty", ["", " "])
+def test_empty_slack_variables_mean_unset(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, empty: str
+) -> None:
+    monkeypatch.setenv("WATCHER_SLACK_TOKEN", empty)
+    monkeypatch.setenv("WATCHER_SLACK_CHANNEL", empty)
 
     settings = load_settings()
 
     assert settings.slack_token is None
     assert settings.slack_channel is None
-    assert settings.api_token is None
     assert not settings.slack_enabled
 
 
-def test_empty_token_in_the_file_means_unset(clean_env: None, config_file: Path) -> None:
-    config_file.write_text('slack_token = ""\napi_token = ""\nslack_channel = "C0"\n')
+def test_empty_slack_settings_in_the_file_mean_unset(clean_env: None, config_file: Path) -> None:
+    config_file.write_text('slack_token = ""\nslack_channel = ""\n')
 
     settings = load_settings(config_file)
 
     assert settings.slack_token is None
-    assert settings.api_token is None
+    assert settings.slack_channel is None
     assert not settings.slack_enabled
-
-
-def test_slack_needs_both_token_and_channel(
-    clean_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("WATCHER_SLACK_TOKEN", "xoxb-test")
-
-    assert not load_settings().slack_enabled
 
 
 def test_secrets_are_not_shown(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WATCHER_SLACK_TOKEN", "xoxb-very-secret")
+    monkeypatch.setenv("WATCHER_SLACK_CHANNEL", "C0")
     monkeypatch.setenv("WATCHER_API_TOKEN", "api-very-secret")
 
     settings = load_settings()
@@ -563,20 +577,9 @@ def test_index_view_needs_the_index_url(clean_env: None) -> None:
     assert _one_line(info).startswith("WATCHER_PYPI_URL is not set")
 
 
-@pytest.mark.parametrize(
-    "variables",
-    [
-        {"WATCHER_SLACK_TOKEN": "xoxb-test"},
-        {"WATCHER_SLACK_CHANNEL": "C0SECURITY"},
-        {"WATCHER_SLACK_TOKEN": "", "WATCHER_SLACK_CHANNEL": "C0SECURITY"},
-        {"WATCHER_SLACK_TOKEN": "xoxb-test", "WATCHER_SLACK_CHANNEL": ""},
-    ],
-)
-def test_slack_view_is_none_unless_token_and_channel_are_set(
-    clean_env: None, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+def test_slack_view_is_none_when_neither_token_nor_channel_is_set(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for variable, value in variables.items():
-        monkeypatch.setenv(variable, value)
     monkeypatch.setenv("WATCHER_SLACK_API_URL", "http://127.0.0.1:9/api/")
 
     settings = load_settings()
@@ -605,3 +608,370 @@ def test_views_do_not_show_secrets(clean_env: None) -> None:
     for shown in (repr(settings.slack), str(settings.slack), repr(settings.api)):
         assert "very-secret" not in shown
     assert "C0" in repr(settings.slack)
+
+
+# -- configuration that cannot half-work ------------------------------------------------
+# Each mistake below used to start a daemon that quietly did less than asked.
+
+
+@pytest.mark.parametrize(
+    ("variables", "missing", "present"),
+    [
+        ({"WATCHER_SLACK_TOKEN": "xoxb-test"}, "WATCHER_SLACK_CHANNEL", "WATCHER_SLACK_TOKEN"),
+        ({"WATCHER_SLACK_CHANNEL": "C0SEC"}, "WATCHER_SLACK_TOKEN", "WATCHER_SLACK_CHANNEL"),
+        (
+            {"WATCHER_SLACK_TOKEN": "", "WATCHER_SLACK_CHANNEL": "C0SEC"},
+            "WATCHER_SLACK_TOKEN",
+            "WATCHER_SLACK_CHANNEL",
+        ),
+        (
+            {"WATCHER_SLACK_TOKEN": "xoxb-test", "WATCHER_SLACK_CHANNEL": " "},
+            "WATCHER_SLACK_CHANNEL",
+            "WATCHER_SLACK_TOKEN",
+        ),
+    ],
+)
+def test_half_configured_slack_is_refused(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str],
+    missing: str,
+    present: str,
+) -> None:
+    for variable, value in variables.items():
+        monkeypatch.setenv(variable, value)
+
+    message = _refused()
+
+    assert message.startswith(f"{missing} is not set but {present} is: ")
+    assert "set both" in message
+    assert "xoxb-test" not in message
+    assert _cli_refuses(capsys) == message
+
+
+def test_half_configured_slack_in_the_file_is_refused(clean_env: None, config_file: Path) -> None:
+    config_file.write_text('slack_token = "xoxb-file"\n')
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file)
+
+    assert _one_line(info).startswith(
+        "WATCHER_SLACK_CHANNEL is not set but WATCHER_SLACK_TOKEN is: "
+    )
+
+
+def test_slack_channel_from_the_environment_completes_the_file(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, config_file: Path
+) -> None:
+    config_file.write_text('slack_token = "xoxb-file"\n')
+    monkeypatch.setenv("WATCHER_SLACK_CHANNEL", "C0ENV")
+
+    assert load_settings(config_file).slack_enabled
+
+
+def test_half_configured_slack_from_arguments_is_refused(clean_env: None) -> None:
+    assert _refused(slack_token="xoxb-test").startswith("WATCHER_SLACK_CHANNEL is not set")
+    assert _refused(slack_channel="C0").startswith("WATCHER_SLACK_TOKEN is not set")
+
+
+@pytest.mark.parametrize("value", ["", " ", "\t"])
+def test_empty_api_token_is_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("WATCHER_API_TOKEN", value)
+
+    message = _refused()
+
+    assert message.startswith("WATCHER_API_TOKEN: is set but empty")
+    assert "unset" in message
+    assert _cli_refuses(capsys) == message
+
+
+def test_empty_api_token_in_the_file_or_arguments_is_refused(
+    clean_env: None, config_file: Path
+) -> None:
+    config_file.write_text('api_token = ""\n')
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file)
+
+    assert _one_line(info).startswith("WATCHER_API_TOKEN: is set but empty")
+    assert _refused(api_token="").startswith("WATCHER_API_TOKEN: is set but empty")
+
+
+def test_unset_api_token_leaves_the_api_open(clean_env: None) -> None:
+    assert load_settings().api.token is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("postgresql://u:p@127.0.0.1/w", "postgresql+asyncpg://u:p@127.0.0.1/w"),
+        ("postgres://u:p@127.0.0.1:5433/w", "postgresql+asyncpg://u:p@127.0.0.1:5433/w"),
+        ("PostgreSQL://u@db/w?ssl=require", "postgresql+asyncpg://u@db/w?ssl=require"),
+        ("postgresql+asyncpg://u:p%40ss@db/w", "postgresql+asyncpg://u:p%40ss@db/w"),
+        ("sqlite:///watcher.db", "sqlite+aiosqlite:///watcher.db"),
+        ("sqlite:////var/lib/watcher/w.db", "sqlite+aiosqlite:////var/lib/watcher/w.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("sqlite+aiosqlite:///watcher.db", "sqlite+aiosqlite:///watcher.db"),
+    ],
+)
+def test_database_url_gets_the_async_driver(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("WATCHER_DATABASE_URL", value)
+
+    settings = load_settings()
+
+    assert settings.database_url == expected
+    assert settings.is_sqlite == expected.startswith("sqlite")
+    assert normalize_database_url(value) == expected
+
+
+def test_database_url_in_the_file_or_arguments_gets_the_async_driver(
+    clean_env: None, config_file: Path
+) -> None:
+    config_file.write_text('database_url = "postgres://u@db/w"\n')
+
+    assert load_settings(config_file).database_url == "postgresql+asyncpg://u@db/w"
+    assert load_settings(database_url="sqlite:///x.db").database_url == ("sqlite+aiosqlite:///x.db")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("postgresql+psycopg2://u:hunter2@db/w", "only SQLite"),
+        ("postgresql+psycopg://u:hunter2@db/w", "and PostgreSQL"),
+        ("sqlite+pysqlite:///w.db", "only SQLite"),
+        ("mysql+aiomysql://u:hunter2@db/w", "only SQLite"),
+        ("mysql://u:hunter2@db/w", "'mysql'"),
+        ("oracle+oracledb://u:hunter2@db/w", "are supported"),
+        ("garbage", "not a database URL"),
+        ("", "not a database URL"),
+        ("//u:hunter2@db/w", "not a database URL"),
+        ("postgresql://u:hunter2@db:port/w", "port must be a number"),
+    ],
+)
+def test_unusable_database_url_is_refused(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("WATCHER_DATABASE_URL", value)
+
+    message = _refused()
+
+    assert message.startswith("WATCHER_DATABASE_URL: ")
+    assert reason in message
+    assert "hunter2" not in message  # the URL may hold a password: never repeated
+    assert _cli_refuses(capsys) == message
+
+
+def test_normalize_database_url_raises_value_error() -> None:
+    with pytest.raises(ValueError, match=r"only SQLite .* and PostgreSQL .* are supported"):
+        normalize_database_url("mysql+aiomysql://db/w")
+    with pytest.raises(ValueError, match="not a database URL"):
+        normalize_database_url("garbage")
+
+
+def test_every_float_setting_is_covered() -> None:
+    assert "poll_interval" in FLOAT_SETTINGS
+    assert "slack_timeout" in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) == 9
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN"])
+@pytest.mark.parametrize("field", FLOAT_SETTINGS)
+def test_non_finite_numbers_are_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    monkeypatch.setenv(env_name(field), value)
+
+    message = _refused()
+
+    assert message.startswith(f"{env_name(field)}: ")
+    assert "finite number" in message or "greater than 0" in message
+
+
+def test_non_finite_numbers_are_refused_from_the_file_and_the_cli(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    config_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config_file.write_text("poll_interval = inf\n")  # a TOML float
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file)
+
+    assert _one_line(info) == "WATCHER_POLL_INTERVAL: Input should be a finite number"
+
+    monkeypatch.setenv("WATCHER_HTTP_TIMEOUT", "inf")
+    assert _cli_refuses(capsys) == "WATCHER_HTTP_TIMEOUT: Input should be a finite number"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("debug", "DEBUG"), ("Warning", "WARNING"), (" error ", "ERROR"), ("CRITICAL", "CRITICAL")],
+)
+def test_log_level_in_any_case(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("WATCHER_LOG_LEVEL", value)
+
+    assert load_settings().log_level == expected
+
+
+@pytest.mark.parametrize("value", ["LOUD", "", "WARN", "10"])
+def test_unknown_log_level_is_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("WATCHER_LOG_LEVEL", value)
+
+    message = _refused()
+
+    assert message == (
+        f"WATCHER_LOG_LEVEL: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case),"
+        f" not {value!r}"
+    )
+    assert _cli_refuses(capsys) == message
+
+
+def test_log_level_in_the_file_must_be_a_level_name(clean_env: None, config_file: Path) -> None:
+    config_file.write_text("log_level = 10\n")
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(config_file)
+
+    assert _one_line(info).startswith("WATCHER_LOG_LEVEL: must be one of DEBUG, INFO,")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("json", "json"), ("JSON", "json"), ("Text", "text")]
+)
+def test_log_format(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("WATCHER_LOG_FORMAT", value)
+
+    assert load_settings().log_format == expected
+
+
+def test_log_format_from_the_file(clean_env: None, config_file: Path) -> None:
+    config_file.write_text('log_format = "json"\n')
+
+    assert load_settings(config_file).log_format == "json"
+
+
+@pytest.mark.parametrize("value", ["xml", "", "logfmt"])
+def test_unknown_log_format_is_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("WATCHER_LOG_FORMAT", value)
+
+    message = _refused()
+
+    assert message == f"WATCHER_LOG_FORMAT: must be one of text, json, not {value!r}"
+    assert _cli_refuses(capsys) == message
+
+
+# -- misspelt variables ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "meant"),
+    [
+        ("WATCHER_POLL_INTERVALL", "WATCHER_POLL_INTERVAL"),
+        ("WATCHER_SLACK_CHANEL", "WATCHER_SLACK_CHANNEL"),
+        ("WATCHER_API_TOKN", "WATCHER_API_TOKEN"),
+        ("WATCHER_DB_URL", "WATCHER_DATABASE_URL"),
+        ("WATCHER_LOGLEVEL", "WATCHER_LOG_LEVEL"),
+        ("watcher_slack_chanel", "WATCHER_SLACK_CHANNEL"),  # read whatever the case
+        ("WATCHER_PORT", "WATCHER_HTTP_PORT"),  # not a Kubernetes service link: no tcp://
+    ],
+)
+def test_misspelt_variable_is_refused_with_the_closest_name(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    meant: str,
+) -> None:
+    monkeypatch.setenv(variable, "9090")
+
+    message = _refused()
+
+    assert message == f"{variable} is not a watcher setting: did you mean {meant}?"
+    assert _cli_refuses(capsys) == message
+
+
+def test_unknown_variable_without_a_close_name_is_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_NOT_A_SETTING", "1")
+
+    assert _refused() == "WATCHER_NOT_A_SETTING is not a watcher setting: unset it"
+
+
+def test_every_unknown_variable_is_named_on_one_line(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_SLACK_CHANEL", "C0")
+    monkeypatch.setenv("WATCHER_POLL_INTERVALL", "5")
+
+    assert _refused() == (
+        "WATCHER_POLL_INTERVALL is not a watcher setting: did you mean WATCHER_POLL_INTERVAL?;"
+        " WATCHER_SLACK_CHANEL is not a watcher setting: did you mean WATCHER_SLACK_CHANNEL?"
+    )
+
+
+def test_a_misspelt_variable_is_reported_before_what_it_leaves_unset(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATCHER_SLACK_TOKEN", "xoxb-test")
+    monkeypatch.setenv("WATCHER_SLACK_CHANEL", "C0")
+
+    assert "did you mean WATCHER_SLACK_CHANNEL?" in _refused()
+
+
+def test_known_variables_in_any_case_are_accepted(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("watcher_poll_interval", "5")
+
+    assert load_settings().poll_interval == 5.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WATCHER_TEST_POSTGRES_URL", "postgresql+asyncpg://u@db/t"),  # the test harness's
+        ("WATCHER_TEST_ANYTHING", "1"),
+        # Kubernetes service links for a Service named "watcher".
+        ("WATCHER_SERVICE_HOST", "10.0.0.11"),
+        ("WATCHER_SERVICE_PORT", "8080"),
+        ("WATCHER_SERVICE_PORT_HTTP", "8080"),
+        ("WATCHER_PORT", "tcp://10.0.0.11:8080"),
+        ("WATCHER_PORT_8080_TCP", "tcp://10.0.0.11:8080"),
+        ("WATCHER_PORT_8080_TCP_PROTO", "tcp"),
+        ("WATCHER_PORT_8080_TCP_PORT", "8080"),
+        ("WATCHER_PORT_8080_TCP_ADDR", "10.0.0.11"),
+    ],
+)
+def test_variables_that_are_not_settings_by_design_are_left_alone(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    assert load_settings().poll_interval == 60.0
+
+
+def test_arguments_are_not_checked_as_variables(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the environment is looked at; a misspelt argument is refused as before.
+    assert load_settings(poll_interval=0.5).poll_interval == 0.5
+    assert _refused(poll_intervall=0.5) == "settings: unknown setting 'poll_intervall'"

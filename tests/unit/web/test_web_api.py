@@ -20,9 +20,11 @@ from tests.fakes.pypi import FakeIndex
 from tests.support import closed_port
 from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker
+from watcher.health import SourceHealth
 from watcher.matching.live import LiveCatalog
 from watcher.pypi import IndexClient
 from watcher.store import Database
+from watcher.store.base import utcnow
 from watcher.web import create_app
 
 TOKEN = "s3cret-api-token"
@@ -109,6 +111,51 @@ async def test_healthz_ok(make_client: ClientFactory, db: Database) -> None:
         status, body = await get_json(client, "/healthz")
     assert status == 200
     assert body["status"] == "ok"
+
+
+async def test_healthz_says_degraded_once_a_source_failed_three_runs_in_a_row(
+    http: aiohttp.ClientSession, index: FakeIndex, catalog_file: Path, sqlite_db: Database
+) -> None:
+    checker = NameChecker(
+        LiveCatalog.of(load_catalog_file(catalog_file)), IndexClient(http, index.base_url)
+    )
+    since = utcnow()
+    sources = {
+        "feeds": SourceHealth("feeds"),
+        "reconcile": SourceHealth("reconcile"),
+        "dispatch": SourceHealth("dispatch", failures=2, since=since, last_error="Slack 503"),
+    }
+    app = create_app(checker, sqlite_db, TOKEN, sources=lambda: sources)
+    async with TestClient(TestServer(app)) as client:
+        status, body = await get_json(client, "/healthz")
+        assert (status, body["status"]) == (200, "ok")  # two failures: not yet
+        assert body["sources"] == {
+            "feeds": {"state": "ok"},
+            "reconcile": {"state": "ok"},
+            "dispatch": {
+                "state": "ok",
+                "since": since.isoformat(),
+                "failures": 2,
+                "last_error": "Slack 503",
+            },
+        }
+
+        sources["reconcile"] = SourceHealth(
+            "reconcile", failures=3, since=since, last_error="index unavailable for ..."
+        )
+        status, body = await get_json(client, "/healthz")
+        assert (status, body["status"]) == (200, "degraded")  # alive, but not all is well
+        assert body["sources"]["reconcile"] == {
+            "state": "failing",
+            "since": since.isoformat(),
+            "failures": 3,
+            "last_error": "index unavailable for ...",
+        }
+        assert body["sources"]["feeds"] == {"state": "ok"}
+
+        sources["reconcile"] = SourceHealth("reconcile")
+        status, body = await get_json(client, "/healthz")
+        assert (status, body["status"]) == (200, "ok")
 
 
 async def test_healthz_503_when_database_never_answers(make_client: ClientFactory) -> None:
@@ -301,10 +348,52 @@ async def test_longest_valid_name_is_accepted(api: Client) -> None:
 
 async def test_index_down_is_503(api: Client, index: FakeIndex) -> None:
     index.fail("/simple/", 500, times=None)
-    status, body = await get_json(api, "/v1/names/acme-tools")
+    status, body = await get_json(api, "/v1/names/ACME_Tools")
     assert status == 503
     assert "index" in body["error"]
+    # Nothing that could pass for a verdict: the risk is unknown, and why.
+    assert (body["name"], body["risk"]) == ("acme-tools", "unknown")
+    assert "public_exists" not in body
+    assert body["reason"].startswith(f"index unavailable for {index.base_url}/simple/acme-tools/")
+    assert "HTTP 500 (after 2 attempts)" in body["reason"]
     assert len(index.requests) == 2  # asked, retried once, gave up
+
+
+async def test_a_base_url_that_is_not_an_index_is_503_with_the_reason(
+    http: aiohttp.ClientSession, index: FakeIndex, catalog_file: Path, sqlite_db: Database
+) -> None:
+    # The service could not confirm the index at start (unreachable); when it answers,
+    # it turns out to be the simple index's URL, where every name would look free.
+    catalog = LiveCatalog.of(load_catalog_file(catalog_file))
+    client = IndexClient(http, index.base_url + "/simple", retries=0)
+    checker = NameChecker(catalog, client, confirm_index=True)
+    async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as api:
+        status, body = await get_json(api, "/v1/names/payments-core")
+    assert status == 503
+    assert body["risk"] == "unknown"
+    assert body["reason"].startswith(f"no package index answers at {index.base_url}/simple: ")
+    assert body["reason"].endswith(f"use its parent {index.base_url}")
+    assert simple_requests(index) == ["/simple/simple/"]  # the name was never asked
+
+
+async def test_the_index_is_confirmed_once_before_the_first_name(
+    http: aiohttp.ClientSession, index: FakeIndex, catalog_file: Path, sqlite_db: Database
+) -> None:
+    catalog = LiveCatalog.of(load_catalog_file(catalog_file))
+    checker = NameChecker(catalog, IndexClient(http, index.base_url), confirm_index=True)
+    async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as api:
+        assert (await get_json(api, "/v1/names/..%2Fx"))[0] == 400
+        assert index.requests == []  # an invalid name asks nothing, not even that
+        for name in ("payments-core", "acme-tools"):
+            status, body = await get_json(api, f"/v1/names/{name}")
+            assert status == 200
+            assert body["risk"] in ("critical", "high")
+    assert simple_requests(index) == [
+        "/simple/",
+        "/rss/updates.xml",
+        "/simple/payments-core/",
+        "/simple/acme-tools/",
+    ]
 
 
 async def test_index_refusing_is_503(api: Client, index: FakeIndex) -> None:
@@ -324,6 +413,8 @@ async def test_index_unreachable_is_503(
         status, body = await get_json(api, "/v1/names/acme-tools")
     assert status == 503
     assert "error" in body
+    assert body["risk"] == "unknown"
+    assert "ClientConnectorError" in body["reason"]
 
 
 # --- routing ----------------------------------------------------------------------------

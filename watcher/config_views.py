@@ -1,0 +1,80 @@
+"""Typed views of the settings, one per system: what each owner needs and nothing else
+(:attr:`watcher.config.Settings.index`, ``.slack``, ``.api``, ``.schedule``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexSettings:
+    """What the index client needs (:attr:`Settings.index`)."""
+
+    url: str
+    """The index's base URL, without a trailing slash (``WATCHER_PYPI_URL``)."""
+    user_agent: str
+    """``User-Agent`` sent on every request (``WATCHER_USER_AGENT``)."""
+    timeout: float
+    """Total seconds per request attempt (``WATCHER_HTTP_TIMEOUT``)."""
+    retries: int
+    """Retries on 429/5xx answers, connection errors and timeouts (``WATCHER_HTTP_RETRIES``)."""
+    max_feed_bytes: int
+    """Cap on an RSS body (``WATCHER_MAX_FEED_BYTES``)."""
+    max_json_bytes: int
+    """Cap on a JSON API body (``WATCHER_MAX_JSON_BYTES``)."""
+    max_index_bytes: int
+    """Cap on the ``/simple/`` listing (``WATCHER_MAX_INDEX_BYTES``)."""
+    max_journal_bytes: int
+    """Cap on an XML-RPC change-log answer (``WATCHER_MAX_JOURNAL_BYTES``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """What the Slack sender needs (:attr:`Settings.slack`); exists only when Slack is on."""
+
+    token: str = dataclasses.field(repr=False)
+    """The bot token, in clear (``WATCHER_SLACK_TOKEN``); kept out of ``repr``."""
+    channel: str
+    """The channel alerts go to (``WATCHER_SLACK_CHANNEL``)."""
+    api_url: str | None
+    """Slack Web API base URL ending in ``/``, or ``None`` for Slack's own
+    (``WATCHER_SLACK_API_URL``)."""
+    timeout: float
+    """Total seconds per Slack request (``WATCHER_SLACK_TIMEOUT``)."""
+    user_agent: str
+    """``User-Agent`` sent to Slack (``WATCHER_USER_AGENT``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """What the HTTP API needs (:attr:`Settings.api`)."""
+
+    host: str
+    """Address to listen on (``WATCHER_HTTP_HOST``)."""
+    port: int
+    """Port to listen on; 0 picks a free one (``WATCHER_HTTP_PORT``)."""
+    token: str | None = dataclasses.field(repr=False)
+    """Bearer token the API requires, in clear, or ``None`` for none (``WATCHER_API_TOKEN``);
+    kept out of ``repr``."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    """When the periodic jobs run (:attr:`Settings.schedule`). Every value is in seconds."""
+
+    poll_interval: float
+    """Between feed polls (``WATCHER_POLL_INTERVAL``)."""
+    reconcile_interval: float
+    """Between whole-index reconciles (``WATCHER_RECONCILE_INTERVAL``)."""
+    journal: bool
+    """Whether the index's XML-RPC change log is followed too (``WATCHER_JOURNAL``)."""
+    journal_interval: float
+    """Between change-log calls (``WATCHER_JOURNAL_INTERVAL``)."""
+    journal_max_backoff: float
+    """Longest wait after the change log's rate-limit fault (``WATCHER_JOURNAL_MAX_BACKOFF``)."""
+    dispatch_interval: float
+    """Between outbox drains (``WATCHER_DISPATCH_INTERVAL``)."""
+    alert_retry_base: float
+    """First retry delay of an alert Slack did not take (``WATCHER_ALERT_RETRY_BASE``)."""
+    catalog_reload_interval: float
+    """Between checks of the catalog file for changes (``WATCHER_CATALOG_RELOAD_INTERVAL``)."""
