@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from watcher.catalog import Catalog
-from watcher.errors import CatalogError, IndexClientError
+from watcher.errors import CatalogError, IndexClientError, IndexUnavailable
 from watcher.matching import CatalogMatcher
 from watcher.matching.live import CatalogChange, CatalogView, LiveCatalog, diff, load_view
 from watcher.pypi import IndexClient
@@ -163,9 +163,18 @@ class CatalogSource:
             return 0
         recorded = await self.match_stored(view, pending)
         checked = 0
-        for name, entry in pending:
+        for number, (name, entry) in enumerate(pending):
             try:
                 exists = await self._client.exists(name)
+            except IndexUnavailable as exc:
+                # Unreachable for one entry is unreachable for the rest: one line, not one
+                # per entry, and the rest wait for the next run.
+                log.warning(
+                    "catalog check paused, %d entries left unchecked (retried next run): %s",
+                    len(pending) - number,
+                    exc,
+                )
+                break
             except IndexClientError as exc:
                 log.warning("catalog check of %s failed, will retry: %s", name, exc)
                 continue
