@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from watcher.config import Settings, env_name
+from watcher.store.events import NewEvent
+from watcher.store.models import EventKind, EventSource
 
 CATALOG_NAMES = ("acme-billing", "Payments_Core", "internal-tool")
 
@@ -124,3 +127,34 @@ async def daemon(settings: Settings, log: Path) -> AsyncIterator[Daemon]:
         if process.proc.returncode is None:
             code = await process.terminate()
             assert code == 0, f"daemon exited {code}; its log is {log}"
+
+
+def new_event(name: str, **fields: object) -> NewEvent:
+    """An index event for ``name`` (a new project seen by the listing unless ``fields``
+    say otherwise)."""
+    values: dict[str, object] = {
+        "normalized_name": name,
+        "name": name,
+        "event": EventKind.NEW,
+        "source": EventSource.INDEX,
+    }
+    values.update(fields)
+    return NewEvent(**values)  # type: ignore[arg-type]
+
+
+def run_python(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a fresh process, with no ``WATCHER_*`` variable from the caller's
+    environment but those in ``env``; its output captured as text."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
+    return subprocess.run(
+        [sys.executable, *args],
+        input=stdin,
+        cwd=cwd,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

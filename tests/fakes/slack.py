@@ -14,10 +14,11 @@ import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from watcher.simulator.local import LocalServer
 
 __all__ = ["FakeSlack"]
 
@@ -56,7 +57,7 @@ def _json_ok(payload: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(payload, status=status)
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """In-memory Slack workspace served over HTTP on 127.0.0.1 at a random port."""
 
     def __init__(self, token: str = "xoxb-test-token") -> None:  # noqa: S107
@@ -67,54 +68,20 @@ class FakeSlack:
         self.accept_then_hang: float = 0.0
         self._failures: list[_Failure] = []
         self._last_ts = Decimal(0)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._closing = asyncio.Event()
+        LocalServer.__init__(self)
 
     # -- lifecycle -------------------------------------------------------
 
-    async def start(self) -> None:
-        """Bind 127.0.0.1 on a free port and start serving."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSlack already started")
-        self._closing.clear()
+    def build_app(self) -> web.Application:
+        """Slack's Web API methods under ``/api/``."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        """Stop serving; a hanging ``chat.postMessage`` is woken up first."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> Self:
-        """Start the server."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the server."""
-        await self.close()
+        return app
 
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/api/``, ready for ``AsyncWebClient(base_url=...)``."""
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}/api/"
+        return f"{self.root}/api/"
 
     # -- knobs -----------------------------------------------------------
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -14,12 +12,12 @@ from packaging.utils import canonicalize_name
 
 from watcher.simulator import documents, feeds, journal
 from watcher.simulator.faults import FaultKnobs, failure_response, stream_junk
+from watcher.simulator.local import LocalServer
 from watcher.simulator.model import IndexState, Project
 from watcher.simulator.responses import SIMPLE_JSON, XML, cacheable, negotiate_simple
 
 __all__ = ["RecordedRequest", "SimulatedIndex"]
 
-DEFAULT_HOST = "127.0.0.1"
 # Links rendered before start() (e.g. a feed body built for a test) need some base.
 _UNSTARTED_BASE = "http://127.0.0.1"
 
@@ -34,7 +32,7 @@ class RecordedRequest:
     headers: dict[str, str]
 
 
-class SimulatedIndex(IndexState, FaultKnobs):
+class SimulatedIndex(IndexState, FaultKnobs, LocalServer):
     """An in-memory package index served over HTTP by a real aiohttp server.
 
     It serves the three RSS feeds, the JSON API, the simple API (PEP 503 HTML and
@@ -51,21 +49,12 @@ class SimulatedIndex(IndexState, FaultKnobs):
         FaultKnobs.__init__(self)
         self.requests: list[RecordedRequest] = []
         self.journal_page: int = journal.JOURNAL_PAGE
-        self._runner: web.AppRunner | None = None
-        self._host = DEFAULT_HOST
-        self._port: int | None = None
-        self._closing = asyncio.Event()
+        LocalServer.__init__(self)
 
-    # -- lifecycle -------------------------------------------------------
+    # -- serving -----------------------------------------------------------
 
-    async def start(self, host: str = DEFAULT_HOST, port: int = 0) -> None:
-        """Start serving on ``host``:``port`` (port 0, the default, picks a free one).
-
-        Raises RuntimeError when already started, OSError when the port is taken.
-        """
-        if self._runner is not None:
-            raise RuntimeError("SimulatedIndex already started")
-        self._closing.clear()
+    def build_app(self) -> web.Application:
+        """The index's routes, behind the request log and the failure knobs."""
 
         @web.middleware
         async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -82,53 +71,16 @@ class SimulatedIndex(IndexState, FaultKnobs):
         app.router.add_get("/simple/{name}/", self._simple_project)
         app.router.add_get("/simple/{name}", self._simple_project_no_slash)
         app.router.add_post("/pypi", self._xmlrpc)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, host, port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._host = host
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        """Stop serving; hanging and streaming answers are cut short."""
-        self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> Self:
-        """Start the server on 127.0.0.1 at a free port."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Close the server."""
-        await self.close()
+        return app
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` with no trailing slash; only once started.
-
-        HOST is the host given to :meth:`start` (an IPv6 address in brackets).
-        """
-        if self._port is None:
-            raise RuntimeError("SimulatedIndex is not started")
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        """``http://HOST:PORT`` with no trailing slash; only once started."""
+        return self.root
 
     @property
     def _base(self) -> str:
-        return self.base_url if self._port is not None else _UNSTARTED_BASE
+        return self.root if self.started else _UNSTARTED_BASE
 
     # -- rendering without a request -------------------------------------
 

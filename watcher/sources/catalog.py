@@ -63,6 +63,8 @@ class CatalogSource:
         self._clock = clock
         # The poll job and a reload may both check new entries: one at a time.
         self._checking = asyncio.Lock()
+        self._all_checked: str | None = None  # digest of a catalog whose entries all were
+        self._matched: set[tuple[str, str]] = set()  # entries matched against the listing
 
     async def record_loaded(self) -> None:
         """Store the state of the catalog in use, with no error (at start-up, after each
@@ -114,11 +116,11 @@ class CatalogSource:
             resolved = await findings.resolve_for_internal(
                 session, change.removed_names, change.removed_prefixes, now
             )
-            await catalog_store.forget_checked(
-                session,
-                [(n, NAME) for n in change.removed_names]
-                + [(p, PREFIX) for p in change.removed_prefixes],
-            )
+            removed = [(n, NAME) for n in change.removed_names]
+            removed += [(p, PREFIX) for p in change.removed_prefixes]
+            await catalog_store.forget_checked(session, removed)
+        # Put back later, they are matched against the stored listing again.
+        self._matched.difference_update(removed)
         self._catalog.swap(view)
         report.changed, report.change = True, change
         log.info(
@@ -157,11 +159,18 @@ class CatalogSource:
         view = self._catalog.current
         entries = [(n, NAME) for n in view.catalog.names]
         entries += [(p, PREFIX) for p in view.catalog.prefixes]
+        if view.digest == self._all_checked:
+            return 0  # every entry of this catalog was checked: no need to ask the database
         async with self._db.transaction() as session:
             pending = await catalog_store.unchecked_entries(session, entries)
+        # An entry whose index check failed stays pending, but the stored listing (a
+        # million names) is scanned for it once per process, not at every poll.
+        unmatched = [e for e in pending if e not in self._matched]
+        recorded = await self.match_stored(view, unmatched) if unmatched else 0
+        self._matched.update(unmatched)
         if not pending:
+            self._all_checked = view.digest
             return 0
-        recorded = await self.match_stored(view, pending)
         checked = 0
         for number, (name, entry) in enumerate(pending):
             try:
@@ -200,6 +209,8 @@ class CatalogSource:
             len(pending),
             recorded,
         )
+        if checked == len(pending):
+            self._all_checked = view.digest
         return recorded
 
     async def match_stored(self, view: CatalogView, entries: list[tuple[str, str]]) -> int:

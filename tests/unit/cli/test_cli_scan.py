@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
+from tests.support import run_python
 from watcher.catalog import load_catalog_file
 from watcher.cli import main
 from watcher.matching import CatalogMatcher, Match
@@ -305,17 +304,15 @@ def test_names_option_is_required(clean_env: None, capsys: pytest.CaptureFixture
 
 
 def test_scan_in_a_subprocess(tmp_path: Path, catalog_file: Path, names_file: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    env["WATCHER_CATALOG"] = str(catalog_file)
-
-    done = subprocess.run(
-        [sys.executable, "-m", "watcher", "scan", "--names", names_file.name, "--json"],
+    done = run_python(
+        "-m",
+        "watcher",
+        "scan",
+        "--names",
+        names_file.name,
+        "--json",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        env={"WATCHER_CATALOG": str(catalog_file)},
     )
 
     assert done.returncode == 0, done.stderr
@@ -407,17 +404,16 @@ def test_a_dump_of_only_comments_is_empty(tmp_path: Path) -> None:
 
 
 def test_standard_input_in_a_subprocess(tmp_path: Path, catalog_file: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-
-    done = subprocess.run(
-        [sys.executable, "-m", "watcher", "scan", "--names", "-", "--catalog", str(catalog_file)],
-        input="# ours\nAcme_Billing\n\ndjango\n",
+    done = run_python(
+        "-m",
+        "watcher",
+        "scan",
+        "--names",
+        "-",
+        "--catalog",
+        str(catalog_file),
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        stdin="# ours\nAcme_Billing\n\ndjango\n",
     )
 
     assert done.returncode == 0, done.stderr

@@ -7,12 +7,13 @@ commands that fail before any I/O must not import the service's heavy dependenci
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support import run_python
 
 HEAVY = ("sqlalchemy", "alembic", "aiohttp", "numpy", "apscheduler", "slack_sdk")
 # Settings (pydantic) are not needed to parse arguments either.
@@ -32,16 +33,7 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 
 def loaded_after(code: str, *argv: str, cwd: Path) -> set[str]:
     """Top-level packages imported by ``code`` in a fresh interpreter."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
-    done = subprocess.run(
-        [sys.executable, "-c", code, *argv],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", code, *argv, cwd=cwd)
     assert done.returncode == 0, done.stderr
     modules = json.loads(done.stdout.splitlines()[-1])
     assert isinstance(modules, list)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fakes.pypi import FakeIndex
+from tests.support import new_event
 from watcher.catalog import Catalog, load_catalog_file
 from watcher.matching.live import LiveCatalog
 from watcher.pipeline import Observation, Pipeline
@@ -43,17 +44,6 @@ def live(catalog_file: Path) -> LiveCatalog:
     return LiveCatalog.of(load_catalog_file(catalog_file))
 
 
-def _event(name: str, **fields: object) -> NewEvent:
-    values: dict[str, object] = {
-        "normalized_name": name,
-        "name": name,
-        "event": EventKind.NEW,
-        "source": EventSource.INDEX,
-    }
-    values.update(fields)
-    return NewEvent(**values)  # type: ignore[arg-type]
-
-
 async def _queue(db: Database, *news: NewEvent, now: datetime | None = None) -> None:
     async with db.transaction() as session:
         await events.add_events(session, list(news), now or datetime.now(UTC))
@@ -74,11 +64,11 @@ async def test_events_of_one_project_share_one_details_request(
     fake_index.add_release("acme-billing", "9.0")
     await _queue(
         db,
-        _event(
+        new_event(
             "acme-billing", event=EventKind.RELEASE, source=EventSource.FEED_UPDATES, version="9.0"
         ),
-        _event("acme-billing", event=EventKind.CHANGED),
-        _event("acme-billing", event=EventKind.CATALOG),
+        new_event("acme-billing", event=EventKind.CHANGED),
+        new_event("acme-billing", event=EventKind.CATALOG),
     )
     alerts = await Pipeline(db, client, live).process_pending()
     assert alerts == 1  # one project, one "new" alert listing every internal name hit
@@ -91,7 +81,7 @@ async def test_unmatched_and_own_projects_are_finished_without_alerts(
 ) -> None:
     fake_index.add_release("acme-ours", "1.0")
     fake_index.set_owners("acme-ours", ["acme-corp"])
-    await _queue(db, _event("unrelated"), _event("acme-ours"), _event("acme-public-sdk"))
+    await _queue(db, new_event("unrelated"), new_event("acme-ours"), new_event("acme-public-sdk"))
     assert await Pipeline(db, client, live).process_pending() == 0
     assert await _count(db, IndexEvent) == 0
     assert await _count(db, OutboxAlert) == 0
@@ -102,7 +92,7 @@ async def test_the_catalog_in_use_when_processing_decides_not_the_one_at_recordi
     db: Database, client: IndexClient, catalog_file: Path, fake_index: FakeIndex, tmp_path: Path
 ) -> None:
     fake_index.add_release("newly-internal", "1.0")
-    await _queue(db, _event("newly-internal"))
+    await _queue(db, new_event("newly-internal"))
     other = tmp_path / "other.toml"
     other.write_text('names = ["newly-internal"]\n')
     live = LiveCatalog.of(load_catalog_file(catalog_file))
@@ -115,7 +105,7 @@ async def test_events_held_by_another_worker_are_left_alone_until_the_lease_ends
 ) -> None:
     clock = Clock()
     fake_index.add_release("acme-billing", "9.0")
-    await _queue(db, _event("acme-billing"), now=clock.now)
+    await _queue(db, new_event("acme-billing"), now=clock.now)
     async with db.write() as session:
         [held] = await events.claim_events(
             session, "dead-worker", clock.now, timedelta(seconds=15), 10
@@ -134,7 +124,7 @@ async def test_one_failing_project_does_not_hold_up_the_others(
 ) -> None:
     clock = Clock()
     fake_index.add_release("acme-billing", "9.0")
-    await _queue(db, _event("acme-billing"), _event("payments-core"), now=clock.now)
+    await _queue(db, new_event("acme-billing"), new_event("payments-core"), now=clock.now)
     pipeline = Pipeline(db, client, live, clock=clock)
     record = pipeline.recorder.record
 
@@ -161,7 +151,7 @@ async def test_cancelling_hands_the_claimed_events_back_at_once(
     db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
-    await _queue(db, _event("acme-billing"), _event("payments-core"))
+    await _queue(db, new_event("acme-billing"), new_event("payments-core"))
     fake_index.delay = 5.0  # the first details request hangs
     working = asyncio.create_task(Pipeline(db, client, live).process_pending())
     await asyncio.sleep(0.5)
@@ -183,7 +173,7 @@ async def test_two_pipelines_at_once_process_each_event_once(
     names = [f"acme-part-{i}" for i in range(30)]
     for name in names:
         fake_index.add_release(name, "1.0")
-    await _queue(db, *(_event(n) for n in names))
+    await _queue(db, *(new_event(n) for n in names))
     fake_index.delay = 0.02  # keep both workers busy at the same time
     first, second = Pipeline(db, client, live), Pipeline(db, client, live)
     alerts = await asyncio.gather(first.process_pending(), second.process_pending())
@@ -207,7 +197,7 @@ async def test_a_slow_worker_keeps_its_claims_past_the_lease(
     db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
-    await _queue(db, _event("acme-billing"))
+    await _queue(db, new_event("acme-billing"))
     fake_index.delay = 1.5  # the details take five leases
     slow = Pipeline(db, client, live, lease=timedelta(seconds=0.3))
     working = asyncio.create_task(slow.process_pending())

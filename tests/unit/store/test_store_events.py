@@ -9,23 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.support import new_event
 from watcher.store import Database, events
 from watcher.store.events import ClaimedEvent, NewEvent
 from watcher.store.models import EventKind, EventSource, IndexEvent
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
-
-
-def new_event(name: str, **fields: object) -> NewEvent:
-    values: dict[str, object] = {
-        "normalized_name": name,
-        "name": name,
-        "event": EventKind.NEW,
-        "source": EventSource.INDEX,
-    }
-    values.update(fields)
-    return NewEvent(**values)  # type: ignore[arg-type]
 
 
 async def queue(db: Database, *names: str, now: datetime = T0) -> list[int]:
