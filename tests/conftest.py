@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
 from watcher.app import Service
+from watcher.catalog import load_catalog_file
 from watcher.config import Settings, load_settings
+from watcher.matching.live import LiveCatalog
+from watcher.pypi import IndexClient
 from watcher.store import Database
 
 # PostgreSQL tests run against this database (wiped per test); skipped when unset, unless
@@ -156,6 +159,19 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     """A fake Slack on 127.0.0.1."""
     async with FakeSlack() as slack:
         yield slack
+
+
+@pytest.fixture
+async def index_client(fake_index: FakeIndex) -> AsyncIterator[IndexClient]:
+    """The production index client on ``fake_index``, without retries."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield IndexClient(session, fake_index.base_url, retries=0)
+
+
+@pytest.fixture
+def live_catalog(catalog_file: Path) -> LiveCatalog:
+    """The standard test catalog, live."""
+    return LiveCatalog.of(load_catalog_file(catalog_file))
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ import signal
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
-from aiohttp import web
-
 from watcher.alerts import Dispatcher
 from watcher.alerts.slack import AlertSender, open_slack_sender
 from watcher.checks import NameChecker
@@ -20,10 +18,13 @@ from watcher.jobs import Jobs
 from watcher.matching.live import CatalogView, LiveCatalog, load_view
 from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
+from watcher.redaction import redact_url, register_secret, split_credentials
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.store import Database
 from watcher.store.base import utcnow
 from watcher.web import create_app
+from watcher.web.lookups import IndexLookups
+from watcher.web.server import bound_port, start_api
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class Service:
 
     async def run(self) -> None:
         """Start everything in order, wait for ``stop``, shut down in reverse order:
-        database, index client, Slack, HTTP API, then the jobs (stopped first).
+        database, index client, Slack, the API's own index client, HTTP API, then the jobs
+        (stopped first).
 
         Raises :class:`~watcher.errors.NotAnIndex` (a configuration error) when the
         index's base URL answers as something else than an index. An index that cannot
@@ -87,6 +89,7 @@ class Service:
         anything is asked of it.
         """
         settings = self.settings
+        _register_secrets(settings)
         async with AsyncExitStack() as stack:
             db = await open_database(settings)
             stack.push_async_callback(db.close)
@@ -117,14 +120,17 @@ class Service:
             catalog = CatalogSource(db, client, self.catalog, path=settings.catalog_path)
             await catalog.record_loaded()
 
-            checker = NameChecker(self.catalog, client, confirm_index=True)
+            # The API asks the index on its own connections, a few at a time: a crowd of
+            # clients on a slow index must not hold the connections the polls need.
+            api_client = await stack.enter_async_context(
+                open_index_client(settings.index, connections=settings.api.index_concurrency)
+            )
+            lookups = IndexLookups(api_client, concurrency=settings.api.index_concurrency)
+            checker = NameChecker(self.catalog, lookups, confirm_index=True)
             app = create_app(checker, db, settings.api.token, sources=self.sources)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
+            runner = await start_api(app, settings.api.host, settings.api.port)
             stack.push_async_callback(runner.cleanup)
-            site = web.TCPSite(runner, settings.api.host, settings.api.port)
-            await site.start()
-            self.port = _bound_port(runner, settings.api.port)
+            self.port = bound_port(runner, settings.api.port)
 
             journal = None
             if settings.schedule.journal:
@@ -146,12 +152,12 @@ class Service:
                 index=client,
             )
             self.jobs.start()
-            stack.push_async_callback(self.jobs.stop)
+            stack.push_async_callback(self.jobs.stop, settings.shutdown_grace)
 
             view = self.catalog.current
             log.info(
                 "watching %s%s for %d names and %d prefixes; API on http://%s:%s",
-                settings.index.url,
+                redact_url(settings.index.url),
                 " (with its change log)" if journal else "",
                 len(view.catalog.names),
                 len(view.catalog.prefixes),
@@ -163,12 +169,15 @@ class Service:
             log.info("shutting down")
 
 
-def _bound_port(runner: web.AppRunner, configured: int) -> int:
-    # With port 0 the OS picks one: report the one actually bound.
-    for address in runner.addresses:
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return configured
+def _register_secrets(settings: Settings) -> None:
+    # The log handler masks these wherever they appear (an exception's message, a library's
+    # debug line), on top of every URL we log going through redact_url.
+    for secret in (settings.slack_token, settings.api_token):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    for url in (settings.pypi_url, settings.slack_api_url, settings.database_url):
+        if url is not None:
+            register_secret(split_credentials(url)[2])
 
 
 async def run_daemon(settings: Settings) -> None:

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from packaging.utils import NormalizedName
 
 from watcher.matching import Match, Risk, assess_risk
 from watcher.matching.live import LiveCatalog
 from watcher.names import canonical
-from watcher.pypi import IndexClient
+
+
+class IndexLookup(Protocol):
+    """What a :class:`NameChecker` asks of the index: an :class:`~watcher.pypi.IndexClient`,
+    or the HTTP API's limited :class:`~watcher.web.lookups.IndexLookups`."""
+
+    @property
+    def confirmed(self) -> bool:
+        """True once the index's base URL was confirmed."""
+
+    async def confirm_index(self) -> None:
+        """Make sure the base URL is a package index."""
+
+    async def exists(self, name: str) -> bool:
+        """Whether ``name`` is registered on the index."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +63,13 @@ class NameChecker:
     """Validates a name, matches it against the catalog and asks the index if it exists.
 
     With ``confirm_index``, the index's base URL is confirmed (once, by
-    :meth:`IndexClient.confirm_index`) before the first name is asked of it: a base URL
+    :meth:`IndexLookup.confirm_index`) before the first name is asked of it: a base URL
     that is not an index would answer "not found" for every name, and every name would
     look free.
     """
 
     def __init__(
-        self, catalog: LiveCatalog, client: IndexClient, *, confirm_index: bool = False
+        self, catalog: LiveCatalog, client: IndexLookup, *, confirm_index: bool = False
     ) -> None:
         self._catalog = catalog
         self._client = client

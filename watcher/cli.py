@@ -320,6 +320,13 @@ async def _status(settings: Settings) -> None:
     finally:
         await db.close()
     print(json.dumps(document, indent=2))
+    if document["dead_index_events"]:
+        # The JSON lists them; this line makes sure a human reading the terminal sees it.
+        print(
+            f"watcher: {document['dead_index_events']} index events given up on after repeated"
+            " failures (dead_letters): their projects need a look",
+            file=sys.stderr,
+        )
 
 
 async def _upgrade(settings: Settings) -> None:

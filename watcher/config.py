@@ -78,16 +78,22 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
     )
 
-    pypi_url: str | None = Field(None, description="Base URL of the index (RSS, JSON, simple)")
+    # URLs may carry credentials (a private mirror, the database): kept out of repr().
+    pypi_url: str | None = Field(
+        None, repr=False, description="Base URL of the index (RSS, JSON, simple)"
+    )
     catalog: Path | None = Field(None, description="Path of the internal catalog file")
-    database_url: str = "sqlite+aiosqlite:///watcher.db"
+    database_url: str = Field("sqlite+aiosqlite:///watcher.db", repr=False)
     poll_interval: float = Field(60.0, gt=0, description="Seconds between feed polls")
     slack_token: SecretStr | None = None
     slack_channel: str | None = None
-    slack_api_url: str | None = None
+    slack_api_url: str | None = Field(None, repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     api_token: SecretStr | None = None
+    api_index_concurrency: int = Field(
+        8, ge=1, le=100, description="Index look-ups the HTTP API may have in flight at once"
+    )
     user_agent: str = f"watcher/{__version__}"
     journal: bool = Field(
         False,
@@ -116,6 +122,9 @@ class Settings(BaseSettings):
     slack_timeout: float = Field(10.0, gt=0, description="Total seconds per Slack request")
     catalog_reload_interval: float = Field(
         60.0, gt=0, description="Seconds between checks of the catalog file for changes"
+    )
+    shutdown_grace: float = Field(
+        25.0, gt=0, description="Seconds running jobs get to finish after SIGTERM"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Least severe level logged (any case; stored in upper case)"
@@ -253,6 +262,7 @@ class Settings(BaseSettings):
             host=self.http_host,
             port=self.http_port,
             token=self.api_token.get_secret_value() if self.api_token is not None else None,
+            index_concurrency=self.api_index_concurrency,
         )
 
     @property

@@ -10,7 +10,7 @@ import dataclasses
 class IndexSettings:
     """What the index client needs (:attr:`Settings.index`)."""
 
-    url: str
+    url: str = dataclasses.field(repr=False)  # may carry a mirror's credentials
     """The index's base URL, without a trailing slash (``WATCHER_PYPI_URL``)."""
     user_agent: str
     """``User-Agent`` sent on every request (``WATCHER_USER_AGENT``)."""
@@ -36,7 +36,7 @@ class SlackSettings:
     """The bot token, in clear (``WATCHER_SLACK_TOKEN``); kept out of ``repr``."""
     channel: str
     """The channel alerts go to (``WATCHER_SLACK_CHANNEL``)."""
-    api_url: str | None
+    api_url: str | None = dataclasses.field(repr=False)
     """Slack Web API base URL ending in ``/``, or ``None`` for Slack's own
     (``WATCHER_SLACK_API_URL``)."""
     timeout: float
@@ -56,6 +56,9 @@ class ApiSettings:
     token: str | None = dataclasses.field(repr=False)
     """Bearer token the API requires, in clear, or ``None`` for none (``WATCHER_API_TOKEN``);
     kept out of ``repr``."""
+    index_concurrency: int = 8
+    """Index look-ups the API may have in flight at once, on its own connections
+    (``WATCHER_API_INDEX_CONCURRENCY``); more wait briefly, then get 503."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -148,3 +148,58 @@ class SchemaNotCurrent(WatcherError):
             f"database schema is at {current or 'nothing'}, code needs {head}: "
             "run `watcher db upgrade`"
         )
+
+
+class DatabaseUnavailable(WatcherError):
+    """The connection to the database was lost (or could not be made) during a transaction.
+
+    An expected failure (a database restart, a failover, a network blip), said in one line:
+    the jobs record it and retry on schedule; its cause is chained for debugging.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"database connection lost: {reason}")
+
+
+class AnswerRefused(BadResponse):
+    """An answer refused as incomplete or implausible (a listing cut short or inconsistent,
+    a serial far beyond what other answers have shown): nothing of it is used.
+
+    Unlike an index that cannot be reached, this is an answer that would have changed what
+    we store had we believed it: the source's health shows it failing at once.
+    """
+
+
+class ListingRefused(WatcherError):
+    """The listing would remove an implausible share of the index."""
+
+    def __init__(self, removed: int, stored: int) -> None:
+        self.removed = removed
+        self.stored = stored
+        super().__init__(
+            f"listing would remove {removed} of {stored} stored projects; refused as broken"
+        )
+
+
+class ListingNotRefreshed(IndexClientError):
+    """The feeds showed the index changed, but its listing is still the one applied before
+    (a cached copy): retried in ``retry_in`` seconds rather than taken as "nothing new"."""
+
+    def __init__(self, url: str, serial: int | None, retry_in: float) -> None:
+        self.url = url
+        self.serial = serial
+        self.retry_in = retry_in
+        super().__init__(
+            f"feed gap: the index has changed, but its listing at {url} is still the one "
+            f"applied (serial {serial}); a cached copy: retried in {retry_in:.0f} s"
+        )
+
+
+class LookupsSaturated(IndexClientError):
+    """Every look-up slot of the HTTP API stayed busy for the whole bounded wait: try again
+    later (the API answers 503 with ``Retry-After``)."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many index look-ups in flight; retry in {retry_after} s")

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from watcher.errors import ConfigError, FeedsFailed, IndexUnavailable, NotAnIndex
+from watcher.errors import (
+    AnswerRefused,
+    ConfigError,
+    FeedsFailed,
+    IndexUnavailable,
+    ListingRefused,
+    NotAnIndex,
+)
 
 if TYPE_CHECKING:
     from watcher.sources.feeds import PollReport
@@ -50,7 +57,9 @@ class SourceHealth:
 
     A run fails when it raises or reports an error (every feed failing, a listing refused,
     a catalog file that cannot be used, alerts not delivered); ``failures`` counts the
-    failed runs in a row, since ``since``. A successful run resets it.
+    failed runs in a row, since ``since``. A successful run resets it. A run that refused
+    an answer of the index as implausible (``refused``) makes the source failing at once:
+    that answer would have changed what we store, and someone should look.
     """
 
     name: str
@@ -58,12 +67,14 @@ class SourceHealth:
     since: datetime | None = None
     last_error: str | None = None
     last_success: datetime | None = None
+    refused: bool = False
     logged_at: float | None = field(default=None, repr=False)  # monotonic, last log line
 
     @property
     def failing(self) -> bool:
-        """Failed :data:`FAILING_AFTER` runs in a row or more."""
-        return self.failures >= FAILING_AFTER
+        """Failed :data:`FAILING_AFTER` runs in a row or more, or the last run refused an
+        answer."""
+        return self.failures >= FAILING_AFTER or self.refused
 
     @property
     def state(self) -> str:
@@ -136,6 +147,7 @@ class HealthBook:
         if health.failures == 1:
             health.since = now
         health.last_error = _one_line(error)
+        health.refused = isinstance(error, AnswerRefused | ListingRefused)
         unreachable = isinstance(error, IndexUnavailable) or (
             isinstance(error, FeedsFailed) and error.unavailable
         )
@@ -182,6 +194,7 @@ class HealthBook:
                 _stamp(health.since),
             )
         health.failures, health.since, health.last_error, health.logged_at = 0, None, None, None
+        health.refused = False
 
     def count_poll(
         self, reports: list[PollReport], events: int, alerts: int, *, failed: bool

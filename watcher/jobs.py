@@ -12,13 +12,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from watcher.alerts import Dispatcher
 from watcher.config import ScheduleSettings
-from watcher.errors import FeedsFailed, IndexUnavailable, NotAnIndex, WatcherError
+from watcher.errors import (
+    FeedsFailed,
+    IndexUnavailable,
+    ListingNotRefreshed,
+    NotAnIndex,
+    WatcherError,
+)
 from watcher.health import JOB_IDS, SUMMARY_INTERVAL, HealthBook, RunOutcome
 from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
@@ -78,6 +85,8 @@ class Jobs:
         self._index = index
         self._schedule = schedule
         self._running: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()  # jobs running now
+        self._again: dict[str, float] = {}  # asked for while running: when, after the run
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._book = HealthBook(
             [job_id for job_id in JOB_IDS if job_id != "journal" or journal is not None],
@@ -93,33 +102,47 @@ class Jobs:
         """Poll the feeds, then check catalog entries not checked yet; process what they
         recorded. A summary goes to the log at most once a minute."""
         async with self._run("poll") as run:
-            await self._confirm_index()
-            index_down = False
-            reports: list[PollReport] = []
-            # The feed source logs a feed's unusable answers itself, not the index being
-            # unreachable: that is said here, once for both feeds.
             try:
-                polled = await self.feeds.poll()
-            except FeedsFailed as exc:
-                run.fail(exc, quiet=_all_said(exc.errors.values()))
-                index_down = exc.unavailable
-            else:
-                reports = list(polled)
-                if polled.errors:  # one feed failed, the other was read
-                    run.fail(
-                        "; ".join(f"{k} feed: {e}" for k, e in polled.errors.items()),
-                        quiet=_all_said(polled.errors.values()),
-                    )
-            events = 0
-            if not index_down:
-                # Not while the index is unreachable: every entry would fail, and say so.
-                events = await self.catalog.check()
+                events, reports = await self._poll_sources(run)
+            except Exception:
+                # Whatever became of the feeds (the index refused, a database error):
+                # events recorded earlier, or left by a dead process, are processed on
+                # every poll, not only at the next reconcile.
+                await self.pipeline.process_pending()
+                raise
             alerts = await self.pipeline.process_pending()
             self._book.count_poll(reports, events, alerts, failed=run.error is not None)
             if any(r.gap for r in reports):
                 # The feed window overflowed: the index is the only complete answer, now.
+                self.listing.expect_newer()  # an unchanged (cached) listing is no answer
                 self.run_now("reconcile", "feed gap: reconciling with the whole index now")
         self._book.poll_summary()
+
+    async def _poll_sources(self, run: RunOutcome) -> tuple[int, list[PollReport]]:
+        """Poll the feeds and check the catalog entries not checked yet; return how many
+        events the check recorded, and the feeds' reports."""
+        await self._confirm_index()
+        index_down = False
+        reports: list[PollReport] = []
+        # The feed source logs a feed's unusable answers itself, not the index being
+        # unreachable: that is said here, once for both feeds.
+        try:
+            polled = await self.feeds.poll()
+        except FeedsFailed as exc:
+            run.fail(exc, quiet=_all_said(exc.errors.values()))
+            index_down = exc.unavailable
+        else:
+            reports = list(polled)
+            if polled.errors:  # one feed failed, the other was read
+                run.fail(
+                    "; ".join(f"{k} feed: {e}" for k, e in polled.errors.items()),
+                    quiet=_all_said(polled.errors.values()),
+                )
+        events = 0
+        if not index_down:
+            # Not while the index is unreachable: every entry would fail, and say so.
+            events = await self.catalog.check()
+        return events, reports
 
     async def reconcile(self) -> None:
         """Reconcile with the whole index, and finish events a crash left behind."""
@@ -129,6 +152,8 @@ class Jobs:
                 await self.listing.reconcile()
             except WatcherError as exc:  # index down, stale or refused listing
                 run.fail(exc)
+                if isinstance(exc, ListingNotRefreshed):  # after a feed gap: soon again
+                    self.run_now("reconcile", delay=exc.retry_in)
             # Also when it failed: events an earlier run recorded still get their alerts.
             await self.pipeline.process_pending()
 
@@ -172,13 +197,24 @@ class Jobs:
             elif self._undelivered:
                 run.skipped = True  # the queue is paused after a failed delivery
 
-    def run_now(self, job_id: str, reason: str | None = None) -> None:
-        """Run a job as soon as possible (coalesced with a run in progress)."""
+    def run_now(self, job_id: str, reason: str | None = None, *, delay: float = 0.0) -> None:
+        """Run a job as soon as possible, or in ``delay`` seconds.
+
+        Asked while the job runs, it runs again once that run ends: the scheduler would
+        skip a run due while one is in progress (one instance at a time), and the run in
+        progress may have read what the request is about (a catalog file, a listing)
+        before it changed.
+        """
         job = self.scheduler.get_job(job_id)
         if job is not None:
             if reason:
                 log.warning("%s", reason)
-            job.modify(next_run_time=datetime.now(UTC))
+            if job_id in self._busy:
+                self._again[job_id] = min(delay, self._again.get(job_id, delay))
+                return
+            due = datetime.now(UTC) + timedelta(seconds=delay)
+            if job.next_run_time is None or job.next_run_time > due:  # never postponed
+                job.modify(next_run_time=due)
 
     def start(self) -> None:
         """Start the scheduler inside the running loop; every job runs at once, then on
@@ -206,19 +242,40 @@ class Jobs:
             )
         self.scheduler.start()
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop scheduling, let running jobs finish (cancel them after ``grace`` seconds)."""
+    async def stop(self, grace: float = 25.0) -> None:
+        """Stop scheduling, let running jobs finish; cancel those still running after
+        ``grace`` seconds (``WATCHER_SHUTDOWN_GRACE``), saying so in one line."""
         if not self.scheduler.running:
             return
         # Pause first: shutting APScheduler 3 down cancels the jobs it runs at once.
         self.scheduler.pause()
         if self._running:
             _, pending = await asyncio.wait(set(self._running), timeout=grace)
-            for task in pending:
-                task.cancel()
             if pending:
-                log.warning("cancelled %d jobs still running at shutdown", len(pending))
-                await asyncio.wait(pending)
+                log.warning(
+                    "%d job%s still running after the %g s shutdown grace period"
+                    " (WATCHER_SHUTDOWN_GRACE): cancelled",
+                    len(pending),
+                    "" if len(pending) == 1 else "s",
+                    grace,
+                )
+                # APScheduler logs a job's CancelledError as an error with its traceback;
+                # a cancellation we asked for and announced above is no error.
+                executor = logging.getLogger("apscheduler.executors.default")
+
+                def ours(record: logging.LogRecord) -> bool:
+                    return not (
+                        record.exc_info is not None
+                        and isinstance(record.exc_info[1], asyncio.CancelledError)
+                    )
+
+                executor.addFilter(ours)
+                try:
+                    for task in pending:
+                        task.cancel()
+                    await asyncio.wait(pending)
+                finally:
+                    executor.removeFilter(ours)
         self.scheduler.shutdown(wait=False)
 
     def _tracked(
@@ -228,6 +285,7 @@ class Jobs:
             task = asyncio.current_task()
             assert task is not None
             self._running.add(task)
+            self._busy.add(name)
             try:
                 await job()
             except Exception:
@@ -236,9 +294,20 @@ class Jobs:
                 log.debug("%s job failed", name, exc_info=True)
             finally:
                 self._running.discard(task)
+                self._busy.discard(name)
+                again = self._again.pop(name, None)
+                if again is not None:
+                    # Once the task is done: the scheduler counts this run as finished in a
+                    # done-callback of its own, added before this one; a run due earlier
+                    # would be skipped as overlapping.
+                    task.add_done_callback(lambda _: self._rerun(name, again))
 
         run.__name__ = name
         return run
+
+    def _rerun(self, job_id: str, delay: float) -> None:
+        if self.scheduler.state == STATE_RUNNING:  # not while stopping
+            self.run_now(job_id, delay=delay)
 
     # -- health and the log ------------------------------------------------------------
 

@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from typing import TextIO
 
+from watcher.redaction import RedactingFilter
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -41,13 +43,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document)
 
 
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT`` lines whose message has its non-printable characters escaped.
+
+    Messages quote what the index said (names, versions, error reasons): a line break in a
+    version would forge a second log line, an ANSI sequence would rewrite the reader's
+    terminal. Tracebacks keep their line breaks: they are ours.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        if not message.isprintable():
+            record.message = "".join(
+                ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                for ch in message
+            )
+        return super().formatMessage(record)
+
+
 class _Handler(logging.StreamHandler[TextIO]):
     """The handler :func:`setup_logging` installs (and replaces when called again)."""
 
 
 def setup_logging(level: str, fmt: str, *, quiet: bool = False) -> None:
     """Log to stderr at ``level`` (``quiet``: warnings and errors only) as ``fmt``
-    (``text`` or ``json``).
+    (``text`` or ``json``), with secrets masked (:mod:`watcher.redaction`).
 
     Like :func:`logging.basicConfig`, the root logger is left alone when something else
     (a test runner, an embedding program) already gave it handlers; calling this again
@@ -69,7 +92,10 @@ def setup_logging(level: str, fmt: str, *, quiet: bool = False) -> None:
         root.removeHandler(old)
         old.close()
     handler = _Handler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    # On the handler, not the root logger: a logger's filters skip records that propagate
+    # from its children, and this must see every library's lines.
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     numeric = logging.getLevelNamesMapping()[name]
     root.setLevel(max(numeric, logging.WARNING) if quiet else numeric)

@@ -3,7 +3,8 @@
 Point ``AsyncWebClient(token=fake.token, base_url=fake.base_url)`` at it. It
 implements ``chat.postMessage``, ``conversations.history`` and ``auth.test``,
 records every call, and has knobs for HTTP failures, rate limits, application
-errors and a post that is accepted but never answered.
+errors, a post that is accepted but never answered, and a post that is accepted and then
+has its connection dropped (the client sees ``ServerDisconnectedError``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class FakeSlack(LocalServer):
         self.messages: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.accept_then_hang: float = 0.0
+        # How many of the next posts are accepted (recorded) and then answered by closing
+        # the connection instead: the post landed, the client cannot know it.
+        self.disconnect_after_post: int = 0
         self._failures: list[_Failure] = []
         self._last_ts = Decimal(0)
         LocalServer.__init__(self)
@@ -182,7 +186,14 @@ class FakeSlack(LocalServer):
         if failure is not None:
             return self._failure_response(failure)
         if method == _POST_MESSAGE:
-            return await self._post_message(params)
+            response = await self._post_message(params)
+            if self.disconnect_after_post > 0:
+                self.disconnect_after_post -= 1
+                if request.transport is not None:
+                    request.transport.abort()
+                # aiohttp drops a handler's answer to a closed connection.
+                raise web.HTTPServiceUnavailable
+            return response
         if method == "conversations.history":
             return self._history(params)
         return _json_ok(

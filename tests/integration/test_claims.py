@@ -8,11 +8,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import SettingsFactory
 from tests.fakes.pypi import FakeIndex
+from tests.support import new_event
 from watcher.alerts import Dispatcher
 from watcher.config import Settings
 from watcher.jobs import Jobs
@@ -23,7 +26,7 @@ from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSou
 from watcher.store import Database, events
 from watcher.store.base import utcnow
 from watcher.store.events import NewEvent
-from watcher.store.models import EventKind, EventSource, IndexEvent, OutboxAlert
+from watcher.store.models import EventKind, EventSource, FeedState, IndexEvent, OutboxAlert
 
 SQUATS = ("acme-alpha", "acme-beta", "acme-gamma", "acme-delta", "payments.core")
 
@@ -245,3 +248,22 @@ async def test_two_pipelines_in_small_claims_share_the_work_and_fetch_once(
     workers = await _two_pipelines_over_fifty_events(make_settings, fake_index, db, limit=5)
     assert sum(workers.values()) == 50
     assert set(workers) == {"worker-a", "worker-b"}, workers
+
+
+async def test_every_poll_processes_waiting_events_even_when_the_feeds_fail(
+    make_settings: SettingsFactory, fake_index: FakeIndex, db: Database
+) -> None:
+    # An event a dead process left behind (its lease long over), and a poll whose feed
+    # source fails with something unexpected (here a corrupt stored cursor): the event is
+    # still processed by this poll, not left for the next reconcile half an hour later.
+    fake_index.add_release("acme-left", "1.0")
+    long_ago = utcnow() - timedelta(hours=1)
+    async with db.write() as session:
+        await events.add_events(session, [new_event("acme-left")], long_ago)
+        await events.claim_events(session, "dead-worker", long_ago, timedelta(seconds=15), 10)
+        session.add(FeedState(feed="updates", seen_keys=5, gaps=0))  # not a list of keys
+    async with wired(make_settings(), db) as rig:
+        with pytest.raises(TypeError):
+            await rig.jobs.poll()
+    assert [name for name, _ in await outbox_keys(db)] == ["acme-left"]
+    assert await pending(db) == 0

@@ -342,6 +342,32 @@ async def test_a_name_put_back_in_the_catalog_is_alerted_anew(
     assert texts(fake_slack)[1].startswith("Possible squat on PyPI: payments.core 1.0")
 
 
+async def test_a_reload_asked_for_during_a_reload_is_not_lost(
+    make_settings: SettingsFactory,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    catalog_file: Path,
+) -> None:
+    # The scheduler runs one instance of a job at a time and skips a run that falls due
+    # while one is in progress: a SIGHUP during a slow reload was dropped until the next
+    # scheduled reload (an hour here), with the file's newest names unprotected.
+    settings = make_settings(
+        catalog_reload_interval=3600, poll_interval=0.3, reconcile_interval=3600
+    )
+    fake_index.add_release("zeta-tool", "1.0")
+    async with running(settings) as service, api_of(service) as api:
+        await api.wait_for_first_look()
+        fake_index.slow_route("/simple/{name}/", 2.0)  # checking a new entry takes 2 s
+        write_catalog(catalog_file, [*CATALOG_NAMES, "alpha-new"])
+        service.reload_catalog()
+        await asyncio.sleep(0.5)  # that reload is now asking the index about alpha-new
+        fake_index.slow_route("/simple/{name}/", 0)
+        write_catalog(catalog_file, [*CATALOG_NAMES, "alpha-new", "zeta-tool"])
+        service.reload_catalog()
+        await fake_slack.wait_for_messages(1, timeout=10)
+    assert "zeta-tool 1.0" in texts(fake_slack)[0]
+
+
 async def test_reloads_racing_other_writers_never_fail(
     make_settings: SettingsFactory, fake_index: FakeIndex, catalog_file: Path, db: Database
 ) -> None:

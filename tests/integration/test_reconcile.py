@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,23 +72,23 @@ class Rig:
     """The reconcile and the catalog check against the fake index, as the daemon wires them."""
 
     db: Database
-    client: IndexClient
+    index_client: IndexClient
     live: LiveCatalog
     pipeline: Pipeline
     listing: ListingSource
     catalog: CatalogSource
 
     @classmethod
-    def build(cls, db: Database, client: IndexClient, view: CatalogView) -> Rig:
+    def build(cls, db: Database, index_client: IndexClient, view: CatalogView) -> Rig:
         live = LiveCatalog(view)
-        pipeline = Pipeline(db, client, live)
+        pipeline = Pipeline(db, index_client, live)
         return cls(
             db=db,
-            client=client,
+            index_client=index_client,
             live=live,
             pipeline=pipeline,
-            listing=ListingSource(db, client, live, pipeline.recorder),
-            catalog=CatalogSource(db, client, live),
+            listing=ListingSource(db, index_client, live, pipeline.recorder),
+            catalog=CatalogSource(db, index_client, live),
         )
 
     async def reconcile(self) -> tuple[ReconcileReport, int]:
@@ -105,14 +104,8 @@ class Rig:
 
 
 @pytest.fixture
-async def client(fake_index: FakeIndex) -> AsyncIterator[IndexClient]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        yield IndexClient(session, fake_index.base_url, retries=0)
-
-
-@pytest.fixture
-def rig(db: Database, client: IndexClient, catalog_file: Path) -> Rig:
-    return Rig.build(db, client, load_view(catalog_file, utcnow()))
+def rig(db: Database, index_client: IndexClient, catalog_file: Path) -> Rig:
+    return Rig.build(db, index_client, load_view(catalog_file, utcnow()))
 
 
 async def test_stale_listing_is_not_applied_and_the_next_fresh_one_is(
@@ -204,7 +197,7 @@ async def test_removed_squat_resolves_its_finding_and_a_return_reopens_it(
 
 
 async def test_a_prefix_added_to_the_catalog_is_matched_against_stored_names_at_once(
-    rig: Rig, db: Database, client: IndexClient, fake_index: FakeIndex, tmp_path: Path
+    rig: Rig, db: Database, index_client: IndexClient, fake_index: FakeIndex, tmp_path: Path
 ) -> None:
     fake_index.add_release("globex-thing", "1.0")
     await rig.check_catalog()
@@ -213,7 +206,7 @@ async def test_a_prefix_added_to_the_catalog_is_matched_against_stored_names_at_
     # A restart with a bigger catalog.
     bigger = tmp_path / "bigger.toml"
     bigger.write_text('names = ["acme-billing"]\nprefixes = ["acme", "globex"]\n')
-    later = Rig.build(db, client, load_view(bigger, utcnow()))
+    later = Rig.build(db, index_client, load_view(bigger, utcnow()))
     seen = len(fake_index.requests)
     assert await later.check_catalog() == (1, 1)
     async with db.transaction() as session:

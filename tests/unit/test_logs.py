@@ -59,6 +59,30 @@ def test_text_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", line[:23])  # asctime, as before
 
 
+def test_index_text_cannot_forge_lines_or_drive_the_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    version = "1.0\n2026-11-29 10:00:00,000 INFO watcher: all clear\x1b[2J"
+    with bare_root():
+        setup_logging("info", "text")
+        logging.getLogger("watcher.test").warning("release %s refused", version)
+        try:
+            raise ValueError("ours")
+        except ValueError:
+            logging.getLogger("watcher.test").exception("failed on %s", version)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith(
+        " WARNING watcher.test: release 1.0\\n2026-11-29 10:00:00,000 INFO watcher: all clear"
+        "\\x1b[2J refused"
+    )
+    assert lines[1].endswith(
+        "failed on 1.0\\n2026-11-29 10:00:00,000 INFO watcher: all clear\\x1b[2J"
+    )
+    assert lines[2] == "Traceback (most recent call last):"  # our traceback keeps its lines
+    assert not any("\x1b" in line for line in lines)
+
+
 def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     before = datetime.now(UTC)
     with bare_root():
@@ -218,3 +242,36 @@ def test_json_log_format_from_the_environment(tmp_path: Path) -> None:
         "watcher.app",
         "started ok",
     )
+
+
+def test_secrets_are_masked_in_every_line_and_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    # The safety net: whatever a library or our own code logs, credentials in a URL, a Slack
+    # token and a registered secret (the API token) never reach the log.
+    from watcher.redaction import register_secret
+
+    register_secret("api-token-0123456789")
+    with bare_root():
+        setup_logging("info", "json")
+        log = logging.getLogger("watcher.test")
+        log.warning("retrying %s", "https://bot:hunter22@mirror.example/simple/x/")
+        try:
+            raise RuntimeError("token xoxb-1234-5678-abcdefgh refused; api-token-0123456789")
+        except RuntimeError:
+            log.exception("failed")
+
+    err = capsys.readouterr().err
+    for secret in ("hunter22", "bot:", "xoxb-1234", "api-token-0123456789"):
+        assert secret not in err
+    first, second = json_lines(err)
+    assert first["message"] == "retrying https://***@mirror.example/simple/x/"
+    assert "RuntimeError: token *** refused; ***" in second["exc_info"]
+
+
+def test_a_wrong_format_string_does_not_raise_into_the_caller(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with bare_root():
+        setup_logging("info", "text")
+        logging.getLogger("watcher.test").warning("value %d", "x")  # must not raise
+        logging.getLogger("watcher.test").warning("still logging")
+    assert "still logging" in capsys.readouterr().err

@@ -4,7 +4,9 @@ Delivery is at-least-once by construction (a row is only marked sent after Slack
 it) and made effectively exactly-once by recovery: rows found in ``sending`` at start-up
 belong to a process that died mid-post, and are looked up in the channel history by the
 alert id carried in the message metadata before being sent again. A retry is looked up the
-same way, since a failed attempt (a timeout after Slack accepted the post) may have landed.
+same way, since a failed attempt (a timeout after Slack accepted the post) may have landed;
+that is why the sender itself never retries a post. A rate limit pauses the whole queue for
+as long as Slack asks, capped at :data:`~watcher.alerts.slack.MAX_RETRY_AFTER`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watcher.alerts.messages import AlertMessage
-from watcher.alerts.slack import AlertSender, DeliveryError
+from watcher.alerts.slack import MAX_RETRY_AFTER, AlertSender, DeliveryError, RateLimited
 from watcher.store import Database, outbox
 from watcher.store.base import utcnow
 from watcher.store.outbox import QueuedAlert
@@ -71,6 +73,11 @@ class Dispatcher:
         since = min(a.claimed_at or a.created_at for a in stuck) - _HISTORY_SLACK
         try:
             found = await self._sender.find_sent([a.id for a in stuck], since)
+        except RateLimited as exc:
+            # Told to wait: the rows stay in 'sending' and recovery is tried after the pause.
+            self._pause(exc.retry_after if exc.retry_after is not None else self._retry_base)
+            log.warning("cannot check %d in-flight alerts against Slack yet (%s)", len(stuck), exc)
+            return 0
         except DeliveryError as exc:
             # Without the history we cannot tell; sending again risks a duplicate, never a loss.
             log.warning(
@@ -105,6 +112,8 @@ class Dispatcher:
         assert self._sender is not None
         try:
             found = await self._sender.find_sent([alert.id], alert.created_at - _HISTORY_SLACK)
+        except RateLimited:
+            raise  # a rate limit is waited out like a failed post, not answered with one
         except DeliveryError as exc:
             log.warning("cannot check alert %d against Slack (%s); resending", alert.id, exc)
             return False
@@ -116,6 +125,16 @@ class Dispatcher:
             )
         log.info("alert %d for %s had reached Slack already", alert.id, alert.public_name)
         return True
+
+    def _pause(self, seconds: float) -> None:
+        self._paused_until = self._clock() + timedelta(seconds=min(seconds, MAX_RETRY_AFTER))
+
+    def _delay(self, alert: QueuedAlert, exc: Exception) -> float:
+        """How long ``alert`` waits after ``exc``: Slack's Retry-After (capped) on a rate
+        limit, else the doubling backoff."""
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RETRY_AFTER)
+        return float(min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max))
 
     async def _reschedule(self, alert: QueuedAlert, exc: Exception, delay: float) -> None:
         log.warning(
@@ -144,6 +163,8 @@ class Dispatcher:
             return report
         if not self._recovered:
             report.recovered = await self.recover()
+            if not self._recovered:
+                return report  # rate limited while looking: paused
         while True:
             async with self._db.write() as session:
                 claimed = await outbox.claim_due_alerts(session, self._clock(), self._batch)
@@ -155,18 +176,18 @@ class Dispatcher:
                     async with self._db.transaction() as session:
                         await outbox.release_alerts(session, [a.id for a in claimed[index:]])
                     return report
-                if alert.attempts > 1 and await self._found_in_history(alert):
-                    report.recovered += 1
-                    continue
                 try:
+                    if alert.attempts > 1 and await self._found_in_history(alert):
+                        report.recovered += 1
+                        continue
                     ts = await self._sender.send(alert.id, AlertMessage.from_payload(alert.payload))
                 except Exception as exc:
-                    delay = min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max)
+                    delay = self._delay(alert, exc)
                     await self._reschedule(alert, exc, delay)
                     if isinstance(exc, DeliveryError):
                         # Slack (or the way to it) is failing: pause the whole queue.
                         report.failed += 1
-                        self._paused_until = self._clock() + timedelta(seconds=delay)
+                        self._pause(delay)
                     else:
                         # A bug or a bad payload concerns this alert only: record it and go
                         # on, rather than strand the batch or stall the queue behind it.

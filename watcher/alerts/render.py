@@ -1,8 +1,19 @@
-"""Turning an alert message into a Slack message (plain ``text`` plus Block Kit)."""
+"""Turning an alert message into a Slack message (plain ``text`` plus Block Kit).
+
+Everything that came from the index (names, versions, authors, owners, what changed) is
+text a squatter chose, shown in our own security channel: it must never act there. So it is
+escaped everywhere (``&``, ``<``, ``>``: no mention, no link, no channel ping), shown in code
+spans where it sits next to formatting (no bold, italics or strike of its own), every mrkdwn
+text is ``verbatim`` (no auto-linked URLs or names), and it never goes into a link target:
+the only link is to the project's page, rebuilt from our index's base URL, the canonical
+name and a strictly validated version, with a label of our own.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from watcher.alerts.messages import AlertMessage
 
@@ -11,59 +22,131 @@ from watcher.alerts.messages import AlertMessage
 # make their own alert undeliverable. Clip each value before escaping (which can grow it 5x).
 _SECTION_MAX = 3000
 _VALUE_MAX = 300
+_TEXT_MAX = 3000
 _URL_MAX = 1000
+
+# What a link may be made of: the index's base URL (host, port, path; no credentials, query
+# or fragment), a PEP 503 canonical name and a plain PEP 440-looking version.
+_HOST = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+_PATH = re.compile(r"(?:/[A-Za-z0-9._~-]+)*")
+_CANONICAL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
+_LINK_LABEL = "on the index"
+
+
+def _clip(value: object, limit: int) -> str:
+    # Control characters (a newline would end a code span, or fake a new line) are shown
+    # escaped, as on the terminal.
+    text = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value)
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _escape(value: object, limit: int = _VALUE_MAX) -> str:
-    text = str(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    # Slack's mrkdwn treats these three as control characters.
+    # Slack's mrkdwn treats these three as control characters (links, mentions).
+    text = _clip(value, limit)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(value: object, limit: int = _VALUE_MAX) -> str:
+    """``value`` escaped, in a code span: mrkdwn formatting does not apply inside one."""
+    # A backtick would close the span early (none is valid in a name or a version).
+    return "`" + _escape(value, limit).replace("`", "'") + "`"
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: no auto-linking of URLs or channel names, no parsing of bare mentions.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def project_link(message: AlertMessage) -> str | None:
+    """The project's page on the index, or ``None`` when the stored URL is not one we built.
+
+    The recorder builds ``<index base>/project/<canonical name>/[<version>/]``; the link is
+    rebuilt from those parts, each checked, so that a version can neither end the link nor
+    start another (a version that is not plain links to the project instead of the release).
+    """
+    url = message.project_url
+    name = message.public_name
+    if not url or len(url) > _URL_MAX or not _CANONICAL.fullmatch(name):
+        return None
+    version = message.version
+    project = f"/project/{name}/"
+    # The version as the index client encodes it (one path segment), or as earlier
+    # versions of it stored it (raw).
+    release = next(
+        (
+            f"{project}{spelling}/"
+            for spelling in ((quote(version, safe=""), version) if version else ())
+            if url.endswith(f"{project}{spelling}/")
+        ),
+        None,
+    )
+    if release is not None:
+        base = url[: -len(release)]
+    elif url.endswith(project):
+        base, version = url[: -len(project)], None
+    else:
+        return None
+    parts = urlsplit(base)
+    if (
+        parts.scheme not in ("http", "https")
+        or not _HOST.fullmatch(parts.netloc)
+        or not _PATH.fullmatch(parts.path)
+        or parts.query
+        or parts.fragment
+        or base != f"{parts.scheme}://{parts.netloc}{parts.path}"
+    ):
+        return None
+    link = f"{base}{project}"
+    if version and _VERSION.fullmatch(version):
+        link += f"{version}/"
+    return link
 
 
 def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
-    name = _escape(message.display_name or message.public_name)
-    version = _escape(message.version or "no release", 100)
-    url = message.project_url
-    title = f"<{url}|{name} {version}>" if url and len(url) <= _URL_MAX else f"{name} {version}"
+    name = _code(message.display_name or message.public_name)
+    version = _code(message.version, 100) if message.version else "(no release)"
+    title = f"{name} {version}"
+    link = project_link(message)
+    if link:
+        title += f" (<{link}|{_LINK_LABEL}>)"
     lines = [
-        f"• `{_escape(m.internal_display)}` — *{_escape(m.kind)}*: {_escape(m.detail)}"
+        f"• {_code(m.internal_display)} — *{_escape(m.kind)}*: {_escape(m.detail)}"
         for m in message.matches
     ]
     fields = [
-        ("Severity", message.severity),
-        ("Change", message.change),
-        ("Seen via", message.source),
-        ("Author", message.author),
-        ("Owners", ", ".join(message.owners) or None),
-        ("Organization", message.organization),
-        ("First release", message.first_release),
+        ("Severity", _escape(message.severity) if message.severity else None),
+        ("Change", _code(message.change) if message.change else None),
+        ("Seen via", _escape(message.source) if message.source else None),
+        ("Author", _code(message.author) if message.author else None),
+        ("Owners", ", ".join(_code(o, 100) for o in message.owners[:20]) or None),
+        ("Organization", _code(message.organization) if message.organization else None),
+        ("First release", _escape(message.first_release) if message.first_release else None),
     ]
+    if len(message.owners) > 20:
+        fields[4] = ("Owners", f"{fields[4][1]} and {len(message.owners) - 20} more")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {
             "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": (f"*{title}* {message.section}\n" + "\n".join(lines))[:_SECTION_MAX],
-            },
+            "text": _mrkdwn((f"{title} {message.section}\n" + "\n".join(lines))[:_SECTION_MAX]),
         },
         {
             "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": f"*{label}*\n{_escape(value)}"}
-                for label, value in fields
-                if value
-            ][:10],
+            "fields": [_mrkdwn(f"*{label}*\n{value}") for label, value in fields if value][:10],
         },
     ]
     if message.summary:
+        # plain_text: Slack shows it as it is, mentions and links included as text.
         blocks.append(
             {
                 "type": "context",
-                "elements": [{"type": "plain_text", "text": message.summary[:2000]}],
+                "elements": [
+                    {"type": "plain_text", "text": _clip(message.summary, 2000), "emoji": False}
+                ],
             }
         )
-    return message.text, blocks
+    return _escape(message.text, _TEXT_MAX), blocks

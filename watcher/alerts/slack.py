@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,7 +13,6 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,10 +27,21 @@ log = logging.getLogger(__name__)
 # post that was in flight when the process died actually reached the channel.
 EVENT_TYPE = "watcher_alert"
 _CONNECT_TIMEOUT = 10.0
+# Longest wait a Retry-After can impose, in seconds: Slack (or a proxy in front of it) asking
+# for an hour would otherwise hold every alert behind it for that hour.
+MAX_RETRY_AFTER = 300.0
 
 
 class DeliveryError(Exception):
     """Slack did not take the message; the alert stays queued."""
+
+
+class RateLimited(DeliveryError):
+    """Slack answered 429; ``retry_after`` is how long to wait (already capped), if it said."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class AlertSender(Protocol):
@@ -72,7 +83,9 @@ class SlackSender:
 
     Requests time out by ``session``'s ``ClientTimeout`` (slack-sdk ignores its own
     ``timeout`` when given a session). ``user_agent`` replaces slack-sdk's own ``User-Agent``,
-    which it sends on every request and which would hide the session's.
+    which it sends on every request and which would hide the session's. A 429 raises
+    :class:`RateLimited` with its Retry-After capped at ``max_retry_after`` seconds. No error
+    message repeats ``token``.
     """
 
     def __init__(
@@ -83,47 +96,82 @@ class SlackSender:
         *,
         base_url: str | None = None,
         user_agent: str | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
         self._channel = channel
-        self._client = AsyncWebClient(
+        self._token = token
+        self._max_retry_after = max_retry_after
+        # Posting is never retried here: a dropped connection or a 5xx may come after Slack
+        # took the post, and only the dispatcher looks in the channel's history before it
+        # posts again. A 429 is not slept on either (slack-sdk would sleep for as long as
+        # it is told, holding the whole outbox): it goes back to the dispatcher, capped.
+        self._poster = AsyncWebClient(token=token, session=session, retry_handlers=[], **kwargs)
+        # Reading the history is safe to repeat.
+        self._reader = AsyncWebClient(
             token=token,
             session=session,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
             **kwargs,
         )
         if user_agent:
-            self._client.headers["User-Agent"] = user_agent
+            self._poster.headers["User-Agent"] = user_agent
+            self._reader.headers["User-Agent"] = user_agent
 
     async def send(self, alert_id: int, message: AlertMessage) -> str:
         """See :class:`AlertSender`."""
         text, blocks = render(message)
         try:
-            response = await self._client.chat_postMessage(
+            response = await self._poster.chat_postMessage(
                 channel=self._channel,
                 text=text,
                 blocks=blocks,
                 unfurl_links=False,
+                unfurl_media=False,
+                # Names like "@channel" in the text stay text: only our own markup acts.
+                link_names=False,
+                parse="none",
                 metadata={
                     "event_type": EVENT_TYPE,
                     "event_payload": {"alert_id": alert_id, "public_name": message.public_name},
                 },
             )
         except SlackApiError as exc:
-            # A 5xx from Slack or a proxy in front of it often has a text body, not JSON.
-            data = exc.response.data if exc.response is not None else None
-            error = data.get("error") if isinstance(data, dict) else None
-            status = exc.response.status_code if exc.response is not None else "?"
-            raise DeliveryError(
-                f"Slack refused the message: HTTP {status} {error or ''}".strip()
-            ) from None
+            raise self._refused("Slack refused the message", exc) from None
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
+            raise DeliveryError(
+                self._redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
+            ) from None
         return str(response.get("ts") or "")
+
+    def _redact(self, text: str) -> str:
+        # Error texts end up in the log and in the outbox's last_error; a library or a proxy
+        # repeating the request (headers, form) must not put the bot token there.
+        return text.replace(self._token, "***") if self._token else text
+
+    def _refused(self, what: str, exc: SlackApiError) -> DeliveryError:
+        # A 5xx from Slack or a proxy in front of it often has a text body, not JSON.
+        response = exc.response
+        data = response.data if response is not None else None
+        error = data.get("error") if isinstance(data, dict) else None
+        status = response.status_code if response is not None else "?"
+        text = self._redact(f"{what}: HTTP {status} {error or ''}".strip())
+        if status != 429:
+            return DeliveryError(text)
+        headers = response.headers if response is not None else {}
+        asked = _retry_after(headers.get("Retry-After") if headers else None)
+        wait = asked
+        if asked is not None and asked > self._max_retry_after:
+            wait = self._max_retry_after
+            log.warning(
+                "Slack sent Retry-After %.0f s; waiting %.0f s instead (the cap)",
+                asked,
+                wait,
+            )
+        return RateLimited(text, wait)
 
     async def find_sent(self, alert_ids: Iterable[int], since: datetime) -> dict[int, str]:
         """See :class:`AlertSender`."""
@@ -132,7 +180,7 @@ class SlackSender:
         cursor: str | None = None
         try:
             while wanted - found.keys():
-                response = await self._client.conversations_history(
+                response = await self._reader.conversations_history(
                     channel=self._channel,
                     oldest=f"{since.timestamp():.6f}",
                     include_all_metadata=True,
@@ -149,6 +197,24 @@ class SlackSender:
                 cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
                 if not response.get("has_more") or not cursor:
                     break
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryError(f"cannot read the channel history: {exc}") from None
+        except SlackApiError as exc:
+            raise self._refused("cannot read the channel history", exc) from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                self._redact(f"cannot read the channel history: {type(exc).__name__}: {exc}")
+            ) from None
         return found
+
+
+def _retry_after(value: object) -> float | None:
+    """Seconds from a Retry-After header (Slack sends seconds); ``None`` when absent or not
+    a finite number of seconds (an HTTP date is not worth trusting a clock for here)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)

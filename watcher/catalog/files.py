@@ -46,6 +46,14 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
         raise CatalogError(path, ["not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(path, [f"not valid TOML: {exc}"]) from None
+    except ValueError as exc:
+        # tomllib lets int() refuse an integer of more than 4300 digits with a plain
+        # ValueError; the file is still just a bad catalog, not a crash.
+        raise CatalogError(path, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: a few hundred levels
+        # exhaust the stack. No catalog nests at all.
+        raise CatalogError(path, ["not valid TOML: nested too deeply"]) from None
 
     problems: list[str] = []
     lines = text.splitlines()

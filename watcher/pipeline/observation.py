@@ -26,6 +26,9 @@ class Observation:
     # An ownership change the change log reported ("add Owner mallory"), and its serial.
     change: str | None = None
     serial: int | None = None
+    # The releases (and publication times) every feed item processed with this one
+    # announced for the project, oldest first: stored with it even without details.
+    announced: tuple[tuple[str, datetime | None], ...] = ()
 
     @property
     def author(self) -> str | None:
@@ -42,5 +45,13 @@ class Observation:
         """
         if self.version is not None:
             return self.version if self.version in added else None
-        latest = self.info.latest_version if self.info else None
+        latest = self.latest
         return latest if latest in added else None
+
+    @property
+    def latest(self) -> str | None:
+        """The project's newest release as far as we know: the details', else the newest a
+        feed announced."""
+        if self.info is not None and self.info.latest_version:
+            return self.info.latest_version
+        return self.announced[-1][0] if self.announced else None

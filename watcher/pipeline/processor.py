@@ -21,12 +21,12 @@ from itertools import groupby
 from packaging.utils import NormalizedName
 
 from watcher.alerts.messages import RoleGrant
-from watcher.errors import IndexClientError, ProjectNotFound
+from watcher.errors import DatabaseUnavailable, IndexClientError, ProjectNotFound
 from watcher.matching.live import CatalogView, LiveCatalog
 from watcher.pipeline.observation import Observation
 from watcher.pipeline.recorder import Recorder
 from watcher.pypi import IndexClient, ProjectInfo
-from watcher.store import Database, events
+from watcher.store import Database, DatabaseError, events
 from watcher.store.base import utcnow
 from watcher.store.events import ClaimedEvent
 
@@ -85,15 +85,17 @@ class Pipeline:
                 for index, group in enumerate(groups):
                     try:
                         alerts += await self._process(view, group)
-                    except Exception:
+                    except (DatabaseError, DatabaseUnavailable):
+                        # The database's failure, not the project's: no attempt counted (a
+                        # long outage must not dead-letter real squats). This run ends; what
+                        # it holds goes back to the queue for the next one.
+                        with contextlib.suppress(DatabaseError, DatabaseUnavailable):
+                            await self._release([e.id for g in groups[index:] for e in g])
+                        raise
+                    except Exception as exc:
                         # One bad project must not hold up the others: the rest go on, and
-                        # its events, no longer renewed, are tried again once their lease
-                        # runs out (by whichever worker claims them then).
-                        log.exception(
-                            "events of %s not processed; retried after %s",
-                            group[0].normalized_name,
-                            self._lease,
-                        )
+                        # its events are retried with backoff, then dead-lettered.
+                        await self._failed(group, exc)
                     except BaseException:
                         # Cancelled (shutting down): hand the rest back at once rather
                         # than when the lease runs out.
@@ -124,6 +126,46 @@ class Pipeline:
             except Exception as exc:  # the database hiccuped: the next beat tries again
                 log.warning("could not renew the claims on %d index events: %s", len(held), exc)
 
+    async def _failed(self, group: list[ClaimedEvent], exc: Exception) -> None:
+        """Count a failed attempt on a project's events (retried with backoff; after too
+        many, dead-lettered). If even that cannot be written (the database is down), the
+        events are taken again once their lease runs out."""
+        name = group[0].normalized_name
+        attempt = max(e.attempts for e in group) + 1
+        # The traceback once per project, not once per retry.
+        log.error(
+            "events of %s not processed (attempt %d of %d): %s",
+            name,
+            attempt,
+            events.MAX_ATTEMPTS,
+            exc,
+            exc_info=attempt == 1,
+        )
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            async with self._db.write() as session:
+                dead = await events.fail_events(
+                    session, [e.id for e in group], self._worker, error, self._clock()
+                )
+        except Exception as write_error:
+            log.warning(
+                "could not record the failure of %s's events (retried after %s): %s",
+                name,
+                self._lease,
+                write_error,
+            )
+            return
+        if dead:
+            log.error(
+                "gave up on %d events of %s after %d attempts (dead-lettered; see the status): %s",
+                len(dead),
+                name,
+                events.MAX_ATTEMPTS,
+                error,
+            )
+        else:
+            log.info("events of %s retried in %s", name, events.retry_delay(attempt))
+
     async def _release(self, ids: list[int]) -> None:
         async with self._db.transaction() as session:
             await events.release_events(session, ids, self._worker)
@@ -141,12 +183,17 @@ class Pipeline:
             )
             if ours:
                 log.info("%s matches the catalog but is owned by us; not alerted", norm)
+        # Every release the group's feed items announced is stored with the first
+        # observation (as the JSON details' releases would be): a new project seen by
+        # both feeds at once is one message, not "new" then "new release" of one release.
+        announced = tuple((e.version, e.published_at) for e in group if e.version)
         alerts = 0
         async with self._db.write() as session:
             now = self._clock()
             for event in group:
                 if matches and not ours:
                     observation = Observation(
+                        announced=announced,
                         public_name=norm,
                         display_name=event.name,
                         version=event.version,

@@ -42,7 +42,7 @@ class Recorder:
             info.name if info else obs.display_name,
             now,
             history.ProjectDetails(
-                latest_version=info.latest_version if info else obs.version,
+                latest_version=info.latest_version if info else (obs.latest or obs.version),
                 summary=info.summary if info else None,
                 author=info.author if info else None,
                 author_email=info.author_email if info else obs.feed_author,
@@ -78,7 +78,8 @@ class Recorder:
                     session, catalog, obs, display, now, AlertKind.OWNER, key
                 )
             elif released is not None:
-                key = f"release:{obs.public_name}=={released}"
+                # Bounded as stored: a hostile version must not overflow the key's column.
+                key = f"release:{obs.public_name}=={history.storable_version(released)}"
                 alerts += await self._update(
                     session, catalog, obs, display, now, AlertKind.RELEASE, key, released
                 )
@@ -117,18 +118,21 @@ class Recorder:
             )
             if await history.add_release(session, project_id, new):
                 added.add(release.version)
-        # The feed can be ahead of the JSON API's cache: keep the release it announced.
-        if obs.version and obs.version not in known:
+        # The feed can be ahead of the JSON API's cache: keep the releases it announced.
+        for version, published in [(obs.version, obs.published), *obs.announced]:
+            if not version or version in known:
+                continue
+            known.add(version)
             announced = history.ReleaseRecord(
-                version=obs.version,
+                version=version,
                 source=obs.source,
                 first_seen_at=now,
-                upload_time=obs.published,
+                upload_time=published,
                 author=obs.author,
                 owners=owners,
             )
             if await history.add_release(session, project_id, announced):
-                added.add(obs.version)
+                added.add(version)
         return added
 
     async def _update(
@@ -265,7 +269,7 @@ class Recorder:
         version: str | None = None,
     ) -> AlertMessage:
         info = obs.info
-        version = version or obs.version or (info.latest_version if info else None)
+        version = version or obs.version or obs.latest
         first = info.releases[0].upload_time if info and info.releases else None
         return AlertMessage(
             kind=kind,

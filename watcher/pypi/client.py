@@ -10,6 +10,7 @@ import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -19,7 +20,6 @@ from watcher.errors import (
     IndexUnavailable,
     NotAnIndex,
     ProjectNotFound,
-    ResponseTooLarge,
     StaleIndex,
 )
 from watcher.names import canonical
@@ -32,6 +32,8 @@ from watcher.pypi.probe import (
     Answer,
     feed_problem,
     parent_candidates,
+    read_capped,
+    read_head,
     simple_root_problem,
 )
 from watcher.pypi.simple import (
@@ -40,6 +42,7 @@ from watcher.pypi.simple import (
     parse_index_json,
     valid_names_only,
 )
+from watcher.redaction import register_secret, split_credentials
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +54,18 @@ _CONNECT_TIMEOUT = 10.0
 
 
 @asynccontextmanager
-async def open_index_client(settings: IndexSettings) -> AsyncIterator[IndexClient]:
+async def open_index_client(
+    settings: IndexSettings, *, connections: int = 100
+) -> AsyncIterator[IndexClient]:
     """An :class:`IndexClient` on the index's own HTTP session, closed when the block exits.
 
     The session is created here, inside the running event loop; every request attempt is
     bounded by ``settings.timeout`` seconds (10 s to connect) and sends
-    ``settings.user_agent``. Non-2xx answers are handled by the client, not raised by aiohttp.
+    ``settings.user_agent``, over at most ``connections`` connections at once. Non-2xx
+    answers are handled by the client, not raised by aiohttp.
     """
     session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=_CONNECT_TIMEOUT),
         headers={"User-Agent": settings.user_agent},
         raise_for_status=False,
@@ -82,6 +89,10 @@ class IndexClient:
     backoff and jitter, then raises :class:`IndexUnavailable`. Bodies are read up to a cap and
     refused beyond it (:class:`ResponseTooLarge`), so a hostile or broken mirror cannot make
     us buffer gigabytes.
+
+    Credentials in ``base_url`` (a private mirror's ``https://user:password@host``) are
+    sent as HTTP Basic auth and kept out of every URL the client builds, so no log line,
+    error message or alert link repeats them.
     """
 
     def __init__(
@@ -97,7 +108,15 @@ class IndexClient:
         backoff: float = 0.5,
     ) -> None:
         self._session = session
-        self._base = base_url.rstrip("/")
+        bare, user, password = split_credentials(base_url)
+        self._base = bare.rstrip("/")
+        # aiohttp drops this header on a redirect to another origin.
+        self._auth = (
+            {"Authorization": aiohttp.encode_basic_auth(user, password or "")}
+            if user is not None
+            else {}
+        )
+        register_secret(password)  # the log handler masks it, should a library repeat it
         self._retries = retries
         self._max_feed_bytes = max_feed_bytes
         self._max_json_bytes = max_json_bytes
@@ -183,8 +202,9 @@ class IndexClient:
     def project_url(self, name: str, version: str | None = None) -> str:
         """The human-facing page of a project (or one release) on the index."""
         norm = canonical(name)
+        # The version is the index's text: encoded so that it stays one path segment.
         return (
-            f"{self._base}/project/{norm}/{version}/"
+            f"{self._base}/project/{norm}/{quote(version, safe='')}/"
             if version
             else f"{self._base}/project/{norm}/"
         )
@@ -217,8 +237,9 @@ class IndexClient:
             raise BadResponse(url, f"HTTP {answer.status}")
         try:
             data = json.loads(answer.body)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            # RecursionError: a hostile body of deeply nested arrays ("[[[[...").
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            # RecursionError: a hostile body of deeply nested arrays ("[[[["); ValueError
+            # (JSONDecodeError is one) also: a number beyond int()'s digit limit.
             raise BadResponse(url, f"malformed JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
             raise BadResponse(url, "JSON has no 'info' object")
@@ -244,7 +265,7 @@ class IndexClient:
         if answer.status != 200:
             raise BadResponse(url, f"HTTP {answer.status}")
         header = answer.headers.get("X-PyPI-Last-Serial")
-        header_serial = int(header) if header and header.isdigit() else None
+        header_serial = _serial_header(header)
         if header_serial is not None and min_serial is not None:
             # Decided by the header alone: no need to parse tens of MB of names.
             if header_serial < min_serial:
@@ -324,17 +345,17 @@ class IndexClient:
             delay: float | None = None
             try:
                 async with self._session.request(
-                    method, url, headers=dict(headers), data=data
+                    method, url, headers={**headers, **self._auth}, data=data
                 ) as resp:
                     if resp.status in _RETRY_STATUSES:
                         reason = f"HTTP {resp.status}"
                         delay = _retry_after(resp.headers.get("Retry-After"))
                     elif head_only:
-                        body, truncated = await _read_head(resp, max_bytes)
+                        body, truncated = await read_head(resp, max_bytes)
                         moved = str(resp.url) if resp.history else None
                         return Answer(resp.status, resp.headers, body, truncated, moved)
                     else:
-                        body = await _read_capped(resp, url, max_bytes) if max_bytes else b""
+                        body = await read_capped(resp, url, max_bytes) if max_bytes else b""
                         return Answer(resp.status, resp.headers, body)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -351,32 +372,6 @@ class IndexClient:
             attempt += 1
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
-    if resp.content_length is not None and resp.content_length > max_bytes:
-        raise ResponseTooLarge(url, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise ResponseTooLarge(url, max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _read_head(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
-    """The first ``limit`` bytes of the body, and whether there was more (left unread)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(16 * 1024):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    body = b"".join(chunks)
-    return body[:limit], size > limit
-
-
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
@@ -387,3 +382,11 @@ def _retry_after(value: str | None) -> float | None:
     if math.isnan(seconds):  # "nan" passes float() and min/max, then sleeps forever
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _serial_header(header: str | None) -> int | None:
+    """``X-PyPI-Last-Serial`` as a number, or ``None`` when absent or not plain ASCII digits
+    (``isdigit`` alone admits "²"; a serial of thousands of digits is no serial)."""
+    if header and len(header) <= 20 and header.isascii() and header.isdecimal():
+        return int(header)
+    return None

@@ -63,10 +63,12 @@ def _release(version: str, files: Any) -> ReleaseInfo:
 
 
 def _version_order(release: ReleaseInfo) -> tuple[int, Version | str]:
-    # Invalid versions are data, not crashes: they sort after every valid one.
+    # Invalid versions are data, not crashes: they sort after every valid one. So do
+    # versions packaging cannot take in (a release segment of thousands of digits exceeds
+    # Python's int-conversion limit: ValueError, not InvalidVersion).
     try:
         return (0, Version(release.version))
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):
         return (1, release.version)
 
 

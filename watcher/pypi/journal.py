@@ -9,6 +9,7 @@ every row is checked for shape before anything trusts its serial.
 from __future__ import annotations
 
 import re
+import reprlib
 import xmlrpc.client
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,7 +92,7 @@ def parse_rows(value: Any, *, url: str) -> list[JournalRow]:
             and isinstance(raw[3], str)
             and _is_int(raw[4])
         ):
-            raise BadResponse(url, f"changelog row {index} is malformed: {str(raw)[:200]}")
+            raise BadResponse(url, f"changelog row {index} is malformed: {reprlib.repr(raw)}")
         try:
             stamp = datetime.fromtimestamp(raw[2], UTC)
         except (OverflowError, OSError, ValueError):

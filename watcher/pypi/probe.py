@@ -1,4 +1,5 @@
-"""Recognising a package index: what ``IndexClient.confirm_index`` checks an answer for.
+"""Reading answers of the index: capped bodies, and what ``IndexClient.confirm_index``
+checks an answer for (recognising a package index).
 
 A wrong base URL (``.../simple``, ``.../pypi``, another web server) answers 404 to every
 ``/simple/<name>/`` and would make every name look free; these functions tell a project
@@ -13,8 +14,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 from multidict import CIMultiDictProxy
 from packaging.utils import canonicalize_name
+
+from watcher.errors import ResponseTooLarge
 
 # How much of an answer confirm_index() reads: enough to recognise the format; the rest of
 # a whole-index listing (tens of MB) is never downloaded for it.
@@ -142,3 +146,30 @@ def parent_candidates(base: str) -> list[tuple[str, str]]:
         path = "/" + "/".join(segments[:i]) if i else ""
         found.append((urlunsplit((parts.scheme, parts.netloc, path, "", "")), what))
     return found
+
+
+async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+    """The whole body, refused (:class:`ResponseTooLarge`) once it passes ``max_bytes``."""
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise ResponseTooLarge(url, max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise ResponseTooLarge(url, max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_head(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of the body, and whether there was more (left unread)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(16 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    body = b"".join(chunks)
+    return body[:limit], size > limit

@@ -44,6 +44,8 @@ class FaultKnobs:
         """No fault: every request gets the route's answer at once."""
         # Seconds every request waits before it is answered (failures included).
         self.delay: float = 0.0
+        # Extra seconds per route, keyed by the route's pattern (see :meth:`slow_route`).
+        self._route_delays: dict[str, float] = {}
         # When set, the serial /simple/ reports: a cache behind the index.
         self.stale_serial: int | None = None
         self._failures: list[_Failure] = []
@@ -86,6 +88,18 @@ class FaultKnobs:
         """
         self._overrides[path] = Override(None, content_type, size, declare_length)
 
+    def slow_route(self, route: str, seconds: float) -> None:
+        """Answer every request of one route ``seconds`` late, on top of :attr:`delay`.
+
+        ``route`` is the pattern the route is registered with: ``/simple/{name}/`` slows
+        the per-project pages that name look-ups read, while ``/simple/`` and the feeds
+        stay fast. ``seconds=0`` makes the route fast again.
+        """
+        if seconds > 0:
+            self._route_delays[route] = seconds
+        else:
+            self._route_delays.pop(route, None)
+
     def rate_limit_journal(self, times: int = 1, *, after: int = 0) -> None:
         """Answer ``times`` XML-RPC calls with the index's rate-limit fault -32500, once
         ``after`` more calls have been answered normally."""
@@ -104,6 +118,11 @@ class FaultKnobs:
                         self._failures.remove(failure)
                 return failure.status
         return None
+
+    def _delay_for(self, route: str | None) -> float:
+        """Seconds a request of ``route`` (its pattern; None when unrouted) waits."""
+        extra = self._route_delays.get(route, 0.0) if route is not None else 0.0
+        return self.delay + extra
 
     def _override(self, path: str) -> Override | None:
         return self._overrides.get(path)

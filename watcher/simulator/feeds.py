@@ -6,13 +6,14 @@ answer out. Links are absolute, built on ``base`` (no trailing slash).
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from email.utils import format_datetime, getaddresses
 
-from watcher.simulator.model import Project, Release, version_key
+from watcher.simulator.model import Project, version_key
 
 __all__ = ["packages_feed", "project_feed", "release_link", "updates_feed"]
 
@@ -40,7 +41,8 @@ def _format_author(author_email: str | None) -> str | None:
 
 
 def _text(value: str | None) -> str:
-    """Render like the index's templates: None becomes "None", then XML-escaped."""
+    """Render like the index's templates: None becomes "None", characters XML cannot hold
+    (control characters) removed, then XML-escaped."""
     return html.escape(_CONTROL_CHARS.sub("", str(value)))
 
 
@@ -72,15 +74,15 @@ def _rss_item(
 ) -> str:
     lines = [
         "    <item>",
-        f"      <title>{html.escape(title)}</title>",
-        f"      <link>{html.escape(link)}</link>",
+        f"      <title>{_text(title)}</title>",
+        f"      <link>{_text(link)}</link>",
     ]
     if guid:
         lines.append(f"      <guid>{html.escape(link)}</guid>")
     lines.append(f"      <description>{_text(summary)}</description>")
     author = _format_author(author_email)
     if author is not None:
-        lines.append(f"      <author>{html.escape(author)}</author>")
+        lines.append(f"      <author>{_text(author)}</author>")
     lines.append(f"      <pubDate>{format_datetime(published, usegmt=True)}</pubDate>")
     lines.append("    </item>")
     return "\n".join(lines)
@@ -88,8 +90,10 @@ def _rss_item(
 
 def updates_feed(projects: Iterable[Project], base: str) -> bytes:
     """``/rss/updates.xml``: the newest uploads first, whatever their upload time."""
-    pairs: list[tuple[Project, Release]] = [(p, r) for p in projects for r in p.releases]
-    pairs.sort(key=lambda pr: pr[1].seq, reverse=True)
+    # The newest only, not a sort of every release: the feed is asked for on every poll.
+    pairs = heapq.nlargest(
+        _UPDATES_LIMIT, ((p, r) for p in projects for r in p.releases), key=lambda pr: pr[1].seq
+    )
     items = [
         _rss_item(
             title=f"{project.name} {release.version}",
@@ -98,7 +102,7 @@ def updates_feed(projects: Iterable[Project], base: str) -> bytes:
             author_email=release.author_email,
             published=release.upload_time,
         )
-        for project, release in pairs[:_UPDATES_LIMIT]
+        for project, release in pairs
     ]
     return _rss(
         "PyPI recent updates",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TypeAlias
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 __all__ = [
     "IndexFile",
@@ -89,7 +89,7 @@ def version_key(release: Release) -> tuple[int, Version, int]:
     """Order by version; invalid versions sort below valid ones, then by upload order."""
     try:
         return (1, Version(release.version), release.seq)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion is one; so is a release of thousands of digits
         return (0, Version("0"), release.seq)
 
 
@@ -97,7 +97,7 @@ def is_prerelease(version: str) -> bool:
     """Whether ``version`` is a pre-release; an invalid version is not."""
     try:
         return Version(version).is_prerelease
-    except InvalidVersion:
+    except ValueError:
         return False
 
 

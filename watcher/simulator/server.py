@@ -108,8 +108,10 @@ class SimulatedIndex(IndexState, FaultKnobs, LocalServer):
                 headers=dict(request.headers),
             )
         )
-        if self.delay > 0:
-            await self._sleep(self.delay)
+        resource = request.match_info.route.resource
+        delay = self._delay_for(resource.canonical if resource is not None else None)
+        if delay > 0:
+            await self._sleep(delay)
         status = self._take_failure(request.path)
         if status is not None:
             return failure_response(status)

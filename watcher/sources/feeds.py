@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from packaging.utils import NormalizedName
@@ -16,9 +16,12 @@ from watcher.pypi import FeedItem, FeedKind, IndexClient
 from watcher.store import Database, events, feeds
 from watcher.store.base import utcnow
 from watcher.store.events import NewEvent
+from watcher.store.history import storable_version
 from watcher.store.models import EventKind, EventSource
 
 log = logging.getLogger(__name__)
+
+_MAX_ETAG = 512  # the cursor's column
 
 _SOURCES = {
     FeedKind.UPDATES: EventSource.FEED_UPDATES,
@@ -110,7 +113,8 @@ class FeedSource:
                 await feeds.touch_cursor(session, kind, now)
             return report
 
-        keys = [item.key for item in page.items]
+        items = [_storable(item) for item in page.items]
+        keys = [item.key for item in items]
         report.items = len(keys)
         previous_newest = cursor.newest_key if cursor else None
         if previous_newest is not None and previous_newest not in keys:
@@ -118,7 +122,7 @@ class FeedSource:
             # missed. The index reconcile is the safety net for that window.
             report.gap = True
         seen = cursor.seen_keys if cursor else frozenset()
-        fresh = [item for item in reversed(page.items) if item.key not in seen]
+        fresh = [item for item in reversed(items) if item.key not in seen]
         report.new_items = len(fresh)
         matcher = self._catalog.current.matcher
         matched = [item for item in fresh if matcher.match(item.canonical)]
@@ -126,7 +130,7 @@ class FeedSource:
         async with self._db.write() as session:
             await events.add_events(session, [_event(kind, item) for item in matched], now)
             gaps = await feeds.save_cursor(
-                session, kind, etag=page.etag, seen_keys=keys, now=now, gap=report.gap
+                session, kind, etag=_etag(page.etag), seen_keys=keys, now=now, gap=report.gap
             )
         if report.gap:
             log.warning(
@@ -139,6 +143,20 @@ class FeedSource:
             # The poll job logs a summary of all feeds at most once a minute.
             log.debug("%s feed: %d new items, %d matched", kind, len(fresh), len(matched))
         return report
+
+
+def _storable(item: FeedItem) -> FeedItem:
+    """The item with its version as it will be stored (its key goes into the cursor): a
+    hostile version of thousands of characters must not make the feed unpollable."""
+    if item.version is None:
+        return item
+    version = storable_version(item.version)
+    return item if version == item.version else replace(item, version=version)
+
+
+def _etag(etag: str | None) -> str | None:
+    # A cut ETag matches nothing: one too long to store is not sent back at all.
+    return etag if etag is None or len(etag) <= _MAX_ETAG else None
 
 
 def _event(kind: FeedKind, item: FeedItem) -> NewEvent:

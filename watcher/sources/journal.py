@@ -26,12 +26,13 @@ from itertools import groupby
 
 from packaging.utils import NormalizedName
 
-from watcher.errors import InvalidName, JournalRateLimited
+from watcher.errors import AnswerRefused, InvalidName, JournalRateLimited
 from watcher.matching.live import LiveCatalog
 from watcher.names import canonical
 from watcher.pipeline import Observation, Recorder
 from watcher.pypi import IndexClient
 from watcher.pypi.journal import JournalRow
+from watcher.sources import plausible
 from watcher.store import Database, Session, events, findings, journal, listing
 from watcher.store.base import utcnow
 from watcher.store.events import NewEvent
@@ -173,11 +174,15 @@ class JournalSource:
         """Read pages after the cursor (up to ``max_pages``) and process them.
 
         Raises :class:`IndexClientError` for failures other than the rate limit (which is
-        handled here: the backoff is stored and the run ends).
+        handled here: the backoff is stored and the run ends), and
+        :class:`~watcher.errors.AnswerRefused` for rows whose serial is implausible
+        (after applying the rows before them; the cursor stays before the refused ones).
         """
         report = JournalReport()
         async with self._db.transaction() as session:
             state = await journal.get_cursor(session)
+            bound = plausible.ceiling(await plausible.seen_serials(session), self._clock())
+        refused: AnswerRefused | None = None
         retry_at = state.retry_at if state is not None else self._retry_at
         if retry_at is not None and self._clock() < retry_at:
             report.backing_off = True
@@ -195,13 +200,16 @@ class JournalSource:
                 if rows and rows[0].serial <= cursor:
                     # Always asked for "> cursor": rows at or below it mean a broken answer.
                     rows = [row for row in rows if row.serial > cursor]
+                # A serial far beyond what was seen would move the cursor past every
+                # true row to come: such rows are refused (see watcher.sources.plausible).
+                rows, refused = await plausible.plausible_rows(self._client, rows, bound)
                 if not rows:
                     await self._save_cursor(cursor)
                     break
                 founding = await self._apply(rows, report, founding)
                 cursor = report.serial = rows[-1].serial
                 report.rows += len(rows)
-                if len(rows) < self._page_rows:
+                if len(rows) < self._page_rows or refused is not None:
                     break
         except JournalRateLimited as exc:
             # Pages applied before the fault stay applied; their events are processed below.
@@ -215,6 +223,8 @@ class JournalSource:
                 report.matched,
                 report.removed,
             )
+        if refused is not None:
+            raise refused  # after the true rows before it were applied
         return report
 
     async def _start_serial(self) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record, upsert_insert
+from watcher.store.base import error_text, record, upsert_insert
 from watcher.store.models import CatalogCheck, CatalogState
 
 
@@ -78,7 +78,7 @@ async def save_error(session: AsyncSession, source: str, error: str, now: dateti
     if state is None:
         state = CatalogState(source=source, names=0, prefixes=0, allow=0, owners=0)
         session.add(state)
-    state.last_error, state.error_at = error[:2000], now
+    state.last_error, state.error_at = error_text(error), now
 
 
 async def catalog_statuses(session: AsyncSession) -> list[CatalogStatus]:

@@ -9,6 +9,7 @@ rows; on SQLite the claim runs in a write transaction, which serializes claims a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -16,8 +17,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record
-from watcher.store.models import EventKind, EventSource, IndexEvent
+from watcher.errors import InvalidName
+from watcher.names import canonical
+from watcher.store.base import clean_text, error_text, record
+from watcher.store.models import NAME_LENGTH, EventKind, EventSource, IndexEvent
+
+log = logging.getLogger(__name__)
+
+# Failed attempts before an event is dead-lettered, and the backoff between them (doubling
+# from the first delay, capped): 10 s, 20 s, ... 30 min, about two hours of retries in all.
+# Only the project's own failures count: the database's are not attempts.
+MAX_ATTEMPTS = 12
+RETRY_BASE = timedelta(seconds=10)
+RETRY_CAP = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -40,14 +52,67 @@ class ClaimedEvent(NewEvent):
     """An event a worker holds, until it finishes it or its lease runs out."""
 
     id: int = 0
+    attempts: int = 0  # failed attempts before this claim
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event given up on after :data:`MAX_ATTEMPTS` failed attempts."""
+
+    id: int
+    normalized_name: str
+    event: str
+    source: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    dead_at: datetime
 
 
 async def add_events(session: AsyncSession, events: Sequence[NewEvent], now: datetime) -> None:
-    """Queue events for the pipeline."""
-    if events:
-        await session.execute(
-            insert(IndexEvent), [{**asdict(e), "created_at": now} for e in events]
-        )
+    """Queue events for the pipeline.
+
+    What the index said is made storable first (:func:`storable`); an event whose name is
+    no valid project name is refused (logged), never truncated into another name.
+    """
+    rows = []
+    for event in events:
+        row = storable(event)
+        if row is None:
+            log.warning("index event for an invalid project name refused: %.80r", event.name)
+        else:
+            rows.append({**asdict(row), "created_at": now})
+    if rows:
+        await session.execute(insert(IndexEvent), rows)
+
+
+def storable(event: NewEvent) -> NewEvent | None:
+    """``event`` with every text the index supplied fit for its column, or ``None`` when its
+    name is no valid project name (a cut name would be another project's)."""
+    try:
+        norm = canonical(event.normalized_name)
+    except InvalidName:
+        return None
+    name = event.name if _spells(event.name, norm) else norm
+    return NewEvent(
+        normalized_name=norm,
+        name=name,
+        event=event.event,
+        source=event.source,
+        serial=event.serial,
+        detail=clean_text(event.detail),
+        version=clean_text(event.version, NAME_LENGTH),
+        published_at=event.published_at,
+        author=clean_text(event.author),
+    )
+
+
+def _spells(name: str, norm: str) -> bool:
+    """Whether ``name`` is a valid spelling of the canonical name ``norm``."""
+    try:
+        return canonical(name) == norm
+    except InvalidName:
+        return False
 
 
 async def claim_events(
@@ -59,7 +124,11 @@ async def claim_events(
     """
     rows = await session.execute(
         select(IndexEvent)
-        .where(or_(IndexEvent.lease_until.is_(None), IndexEvent.lease_until < now))
+        .where(
+            or_(IndexEvent.lease_until.is_(None), IndexEvent.lease_until < now),
+            or_(IndexEvent.next_attempt_at.is_(None), IndexEvent.next_attempt_at <= now),
+            IndexEvent.dead_at.is_(None),
+        )
         .order_by(IndexEvent.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -120,6 +189,68 @@ async def release_events(session: AsyncSession, ids: Sequence[int], worker: str)
     )
 
 
+async def fail_events(
+    session: AsyncSession,
+    ids: Sequence[int],
+    worker: str,
+    error: str,
+    now: datetime,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[DeadLetter]:
+    """Hand back events ``worker`` failed to process: count the attempt, retry after a
+    doubling backoff, dead-letter those out of attempts; return the newly dead."""
+    rows = await session.execute(
+        select(IndexEvent)
+        .where(IndexEvent.id.in_(list(ids)), IndexEvent.claimed_by == worker)
+        .with_for_update()
+    )
+    dead = []
+    message = error_text(error)
+    for event in rows.scalars():
+        event.attempts += 1
+        event.last_error = message
+        event.lease_until = None
+        event.claimed_by = None
+        if event.attempts >= max_attempts:
+            event.dead_at = now
+            dead.append(record(DeadLetter, event))
+        else:
+            event.next_attempt_at = now + retry_delay(event.attempts)
+    return dead
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long an event that failed ``attempts`` times waits before the next try."""
+    return min(RETRY_BASE * (1 << min(max(attempts - 1, 0), 20)), RETRY_CAP)
+
+
+async def dead_letters(session: AsyncSession, limit: int = 100) -> list[DeadLetter]:
+    """Dead-lettered events, oldest first."""
+    rows = await session.execute(
+        select(IndexEvent)
+        .where(IndexEvent.dead_at.is_not(None))
+        .order_by(IndexEvent.id)
+        .limit(limit)
+    )
+    return [record(DeadLetter, e) for e in rows.scalars()]
+
+
 async def pending_count(session: AsyncSession) -> int:
-    """Events still waiting (claimed or not)."""
-    return int(await session.scalar(select(func.count()).select_from(IndexEvent)) or 0)
+    """Events still waiting (claimed or not; dead letters are not waiting)."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(IndexEvent).where(IndexEvent.dead_at.is_(None))
+        )
+        or 0
+    )
+
+
+async def dead_count(session: AsyncSession) -> int:
+    """Events dead-lettered."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(IndexEvent).where(IndexEvent.dead_at.is_not(None))
+        )
+        or 0
+    )

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record, upsert_insert
+from watcher.store.base import clean_text, record, upsert_insert
 from watcher.store.models import Finding, FindingStatus
 
 REMOVED_FROM_INDEX = "removed from the index"
@@ -57,7 +57,7 @@ async def add_finding(
             public_name=public_name,
             internal_name=internal_name,
             kind=kind,
-            detail=detail,
+            detail=clean_text(detail) or "",
             status=FindingStatus.OPEN,
             first_seen_at=now,
             updated_at=now,

@@ -1,4 +1,10 @@
-"""Public projects that matched the catalog, and every release of theirs we saw."""
+"""Public projects that matched the catalog, and every release of theirs we saw.
+
+Everything here comes from the index: each text is made storable on the way in
+(:func:`~watcher.store.base.clean_text`): a version or organization too long for its
+column is cut with a digest of the whole (so two long versions stay two releases), and a
+display name that is no valid spelling of the project's name is replaced by that name.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record, upsert_insert
-from watcher.store.models import PublicProject, Release
+from watcher.errors import InvalidName
+from watcher.names import canonical
+from watcher.store.base import clean_list, clean_text, record, upsert_insert
+from watcher.store.models import NAME_LENGTH, PublicProject, Release
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ async def upsert_project(
     details: ProjectDetails,
 ) -> tuple[int, str]:
     """Insert or refresh a public project; return its id and display name."""
+    name = display_name(name, normalized_name)
+    details = _storable(details)
     table: Table = PublicProject.__table__  # type: ignore[assignment]
     await session.execute(
         upsert_insert(session, table)
@@ -74,12 +84,44 @@ async def upsert_project(
     return project.id, project.name
 
 
+def display_name(name: str, normalized_name: str) -> str:
+    """``name`` if it is a valid spelling of ``normalized_name``, else the latter."""
+    try:
+        return name if canonical(name) == normalized_name else normalized_name
+    except InvalidName:
+        return normalized_name
+
+
+def storable_version(version: str) -> str:
+    """A version as stored: fit for its column (cut with a digest when too long)."""
+    return clean_text(version, NAME_LENGTH) or ""
+
+
+def _storable(details: ProjectDetails) -> ProjectDetails:
+    return ProjectDetails(
+        latest_version=clean_text(details.latest_version, NAME_LENGTH),
+        summary=clean_text(details.summary),
+        author=clean_text(details.author),
+        author_email=clean_text(details.author_email),
+        owners=clean_list(details.owners),
+        organization=clean_text(details.organization, NAME_LENGTH),
+        last_serial=details.last_serial,
+    )
+
+
 async def add_release(session: AsyncSession, project_id: int, release: ReleaseRecord) -> bool:
     """Store a release once; True if it was new."""
     table: Table = Release.__table__  # type: ignore[assignment]
+    values = {
+        **vars(release),
+        "version": storable_version(release.version),
+        "author": clean_text(release.author),
+        "owners": clean_list(release.owners),
+        "files": clean_list(release.files),
+    }
     result = await session.execute(
         upsert_insert(session, table)
-        .values(project_id=project_id, **vars(release))
+        .values(project_id=project_id, **values)
         .on_conflict_do_nothing(index_elements=["project_id", "version"])
         .returning(table.c.id)
     )

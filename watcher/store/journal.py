@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record
+from watcher.store.base import error_text, record
 from watcher.store.models import JournalState
 
 
@@ -50,5 +50,5 @@ async def save_backoff(
     if state is None:
         return False
     state.failures, state.retry_at = failures, retry_at
-    state.last_error, state.updated_at = error[:1000], now
+    state.last_error, state.updated_at = error_text(error), now
     return True

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.errors import WatcherError
+from watcher.errors import ListingRefused
 from watcher.names import canonicalize_many
 from watcher.store.base import UTCDateTime, record, upsert_insert
-from watcher.store.models import IndexProject, IndexState
+from watcher.store.models import Finding, FindingStatus, IndexProject, IndexState
 
 _BATCH = 50_000
 # A listing that would remove more than this share of the stored names (and at least
@@ -27,17 +27,6 @@ _BATCH = 50_000
 # the index.
 _MASS_REMOVAL_SHARE = 0.05
 _MASS_REMOVAL_MIN = 1_000
-
-
-class ListingRefused(WatcherError):
-    """The listing would remove an implausible share of the index."""
-
-    def __init__(self, removed: int, stored: int) -> None:
-        self.removed = removed
-        self.stored = stored
-        super().__init__(
-            f"listing would remove {removed} of {stored} stored projects; refused as broken"
-        )
 
 
 @dataclass
@@ -229,6 +218,36 @@ async def apply_snapshot(session: AsyncSession, now: datetime) -> ListingDiff:
         for table in _TEMP_TABLES:
             await conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     return diff
+
+
+async def count_new(session: AsyncSession) -> int:
+    """How many names of the loaded listing are new (or back) to the stored listing."""
+    query = text("SELECT count(*) FROM index_delta WHERE event = 'new'")
+    return int((await session.execute(query)).scalar_one())
+
+
+async def gone_with_findings(session: AsyncSession) -> list[str]:
+    """The names the loaded listing no longer has that have an open finding."""
+    findings = Finding.__tablename__
+    rows = await session.execute(
+        text(
+            f"SELECT DISTINCT f.public_name FROM {findings} f "  # noqa: S608 - a constant
+            "JOIN index_gone g ON g.normalized_name = f.public_name WHERE f.status = :open"
+        ),
+        {"open": str(FindingStatus.OPEN)},
+    )
+    return [str(row[0]) for row in rows]
+
+
+async def keep(session: AsyncSession, names: Sequence[str]) -> None:
+    """Take names off the loaded listing's removals: they stay on the stored listing."""
+    for start in range(0, len(names), 500):
+        await session.execute(
+            text("DELETE FROM index_gone WHERE normalized_name IN :names").bindparams(
+                bindparam("names", expanding=True)
+            ),
+            {"names": list(names[start : start + 500])},
+        )
 
 
 async def gone_names(session: AsyncSession) -> list[str]:

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from watcher.store.base import Base, utcnow
 
-NAME = String(255)
+NAME_LENGTH = 255
+NAME = String(NAME_LENGTH)
+EVENT_KEY_LIMIT = 600  # an outbox key: kind, public name, matched entries (cut beyond)
 
 
 class FindingStatus(StrEnum):
@@ -135,7 +137,7 @@ class OutboxAlert(Base):
     __table_args__ = (Index("ix_alert_outbox_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_key: Mapped[str] = mapped_column(String(600), unique=True)
+    event_key: Mapped[str] = mapped_column(String(EVENT_KEY_LIMIT), unique=True)
     public_name: Mapped[str] = mapped_column(NAME)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # pending -> sending -> sent; sending -> pending on failure (retried with backoff)
@@ -216,6 +218,13 @@ class IndexEvent(Base):
     author: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None] = mapped_column(index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # Failed processing: retried with backoff from ``next_attempt_at``; after too many
+    # attempts the event is dead-lettered (``dead_at``): kept, shown in the status, never
+    # claimed again, so one poisonous project cannot hold up the others.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class JournalState(Base):

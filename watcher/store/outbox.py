@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.base import record, upsert_insert
-from watcher.store.models import OutboxAlert, OutboxStatus
+from watcher.store.base import clean_text, error_text, record, upsert_insert
+from watcher.store.models import EVENT_KEY_LIMIT, OutboxAlert, OutboxStatus
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,12 @@ async def enqueue_alert(
     payload: dict[str, Any],
     now: datetime,
 ) -> bool:
-    """Add an alert unless one exists for ``event_key``; True if it was new."""
+    """Add an alert unless one exists for ``event_key``; True if it was new.
+
+    A key too long for its column (a name matching many catalog entries) is cut and marked
+    with a digest of the whole, so that two different keys stay two alerts.
+    """
+    event_key = clean_text(event_key, EVENT_KEY_LIMIT) or ""
     table: Table = OutboxAlert.__table__  # type: ignore[assignment]
     result = await session.execute(
         upsert_insert(session, table)
@@ -105,7 +110,9 @@ async def mark_alert_failed(
         update(OutboxAlert)
         .where(OutboxAlert.id == alert_id)
         .values(
-            status=OutboxStatus.PENDING, next_attempt_at=now + retry_in, last_error=error[:2000]
+            status=OutboxStatus.PENDING,
+            next_attempt_at=now + retry_in,
+            last_error=error_text(error),
         )
     )
 

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,9 +21,28 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from watcher.errors import SchemaNotCurrent
+from watcher.errors import DatabaseUnavailable, SchemaNotCurrent
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@asynccontextmanager
+async def _connection_errors() -> AsyncIterator[None]:
+    """Turn losing the connection into :class:`DatabaseUnavailable` (other errors pass)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        raise DatabaseUnavailable(_first_line(exc.orig if exc.orig is not None else exc)) from exc
+    except OSError as exc:  # refused or reset while connecting, below the driver's errors
+        raise DatabaseUnavailable(_first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    # SQLAlchemy's messages go on with the SQL, its parameters and a link: not for the log.
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def migrations_dir() -> Path:
@@ -65,8 +85,11 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back otherwise."""
-        async with self.sessions() as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back otherwise.
+
+        Raises :class:`DatabaseUnavailable` when the connection is lost.
+        """
+        async with _connection_errors(), self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -79,7 +102,7 @@ class Database:
         (busy_timeout) and then sees the newest data. PostgreSQL locks rows as it goes,
         so there it is an ordinary transaction; the queries lock what they claim.
         """
-        async with self.engine.connect() as conn:
+        async with _connection_errors(), self.engine.connect() as conn:
             conn = await conn.execution_options(**{_IMMEDIATE: True})
             # The session begins (and commits, after flushing) the connection's transaction.
             async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():

@@ -35,6 +35,9 @@ class Coverage:
     journal: journal.JournalCursor | None
     catalogs: list[CatalogStatus]
     pending_index_events: int
+    # Index events given up on (oldest first, at most 100) and how many there are in all.
+    dead_letters: list[events.DeadLetter]
+    dead_index_events: int
     alerts: dict[str, int]
     findings: dict[str, int]
 
@@ -52,6 +55,8 @@ async def coverage(session: AsyncSession) -> Coverage:
         journal=await journal.get_cursor(session),
         catalogs=await catalog_statuses(session),
         pending_index_events=await events.pending_count(session),
+        dead_letters=await events.dead_letters(session),
+        dead_index_events=await events.dead_count(session),
         alerts=await outbox.outbox_counts(session),
         findings={str(status): int(count) for status, count in findings},
     )

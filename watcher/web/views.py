@@ -12,10 +12,11 @@ from aiohttp import web
 
 from watcher import __version__
 from watcher.checks import NameChecker
-from watcher.errors import IndexClientError, InvalidName, NotAnIndex
+from watcher.errors import IndexClientError, InvalidName, LookupsSaturated, NotAnIndex
 from watcher.health import SourceHealth
 from watcher.names import canonical
-from watcher.store import Database
+from watcher.redaction import redact
+from watcher.store import Database, events
 from watcher.store.status import Coverage, coverage
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ async def healthz(request: web.Request) -> web.Response:
     """200 while the daemon runs and the database answers, else 503.
 
     Liveness only: a source failing (the index down, Slack refusing alerts) does not make
-    the process unhealthy, but once one has failed three runs in a row the body says
-    ``"status": "degraded"``; ``sources`` shows each source's state.
+    the process unhealthy, but once one has failed three runs in a row (a refused answer:
+    at once), or an index event was dead-lettered, the body says ``"status": "degraded"``;
+    ``sources`` shows each source's state, ``dead_index_events`` how many were given up.
     """
     probe = request.app.get(SOURCES)
     sources = dict(probe()) if probe is not None else {}
@@ -58,10 +60,26 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
             {"status": "unhealthy", "database": "down", "sources": shown}, status=503
         )
-    degraded = any(health.failing for health in sources.values())
-    return web.json_response(
-        {"status": "degraded" if degraded else "ok", "version": __version__, "sources": shown}
-    )
+    # A dead-lettered event is a project that was never fully processed: maybe a squat
+    # nobody was told about. Somebody must look (``/v1/status`` lists them). Not known
+    # is not none: degraded too.
+    dead: int | str
+    try:
+        async with asyncio.timeout(_HEALTH_TIMEOUT):
+            async with request.app[DATABASE].transaction() as session:
+                dead = await events.dead_count(session)
+    except Exception as exc:
+        log.warning("health check: cannot count dead-lettered events: %s", exc)
+        dead = "unknown"
+    degraded = dead != 0 or any(health.failing for health in sources.values())
+    body: dict[str, Any] = {
+        "status": "degraded" if degraded else "ok",
+        "version": __version__,
+        "sources": shown,
+    }
+    if dead:
+        body["dead_index_events"] = dead
+    return web.json_response(body)
 
 
 def source_json(health: SourceHealth) -> dict[str, Any]:
@@ -69,7 +87,9 @@ def source_json(health: SourceHealth) -> dict[str, Any]:
     shown: dict[str, Any] = {"state": health.state}
     if health.failures:
         shown.update(
-            since=_iso(health.since), failures=health.failures, last_error=health.last_error
+            since=_iso(health.since),
+            failures=health.failures,
+            last_error=None if health.last_error is None else redact(health.last_error),
         )
     return shown
 
@@ -88,6 +108,19 @@ async def name_verdict(request: web.Request) -> web.Response:
         verdict = await request.app[CHECKER].check(name)
     except InvalidName as exc:
         return error(400, str(exc))
+    except LookupsSaturated as exc:
+        # Shed load rather than queue: the watcher's own work must not wait behind clients.
+        response = web.json_response(
+            {
+                "error": "too many name checks in progress; try again later",
+                "status": 503,
+                "name": canonical(name),
+                "risk": "unknown",
+            },
+            status=503,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except (IndexClientError, NotAnIndex) as exc:
         # Never an answer that could pass for a verdict: the risk is unknown, and why.
         log.warning("name check of %r: index could not be asked: %s", name, exc)
@@ -97,7 +130,7 @@ async def name_verdict(request: web.Request) -> web.Response:
                 "status": 503,
                 "name": canonical(name),
                 "risk": "unknown",
-                "reason": str(exc),
+                "reason": redact(str(exc)),
             },
             status=503,
         )
@@ -146,6 +179,21 @@ def coverage_json(cov: Coverage) -> dict[str, Any]:
             for c in cov.catalogs
         ],
         "pending_index_events": cov.pending_index_events,
+        # Events given up on after repeated failures: each needs a look (its project was
+        # never alerted on through it).
+        "dead_index_events": cov.dead_index_events,
+        "dead_letters": [
+            {
+                "name": d.normalized_name,
+                "event": d.event,
+                "source": d.source,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "created_at": _iso(d.created_at),
+                "dead_at": _iso(d.dead_at),
+            }
+            for d in cov.dead_letters
+        ],
         "alerts": cov.alerts,
         "findings": cov.findings,
     }

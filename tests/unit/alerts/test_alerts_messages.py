@@ -333,10 +333,10 @@ def test_old_payloads_read_back_and_render_the_same_text(name: str) -> None:
     text, blocks = render(alert)
     assert text == old["text"]
     assert blocks[0]["text"]["text"] == old["title"]
-    # The section as the old renderer laid it out: the project, then what it relates to.
-    version = old["version"] or "no release"
+    # The section as the renderer lays it out: the project, then what it relates to.
+    version = f"`{old['version']}`" if old["version"] else "(no release)"
     assert mrkdwn_section(blocks).startswith(
-        f"*<{old['project_url']}|{old['display_name']} {version}>* "
+        f"`{old['display_name']}` {version} (<{old['project_url']}|on the index>) "
         f"{old.get('section') or 'collides with:'}\n"
     )
     for match in old["matches"]:
@@ -354,8 +354,8 @@ def test_old_payloads_read_back_and_render_the_same_text(name: str) -> None:
     assert again.text == old["text"]
 
 
-def test_old_ours_payload_renders_the_blocks_it_rendered_before() -> None:
-    # Exactly what the renderer of that version made of this payload.
+def test_old_ours_payload_renders_the_blocks_a_new_one_does() -> None:
+    # Exactly what the renderer makes of this payload (index text in code spans, our link).
     _, blocks = render(AlertMessage.from_payload(old_ours_payload()))
     assert blocks == [
         {
@@ -366,24 +366,27 @@ def test_old_ours_payload_renders_the_blocks_it_rendered_before() -> None:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": "*<http://127.0.0.1:9/project/acme-public-sdk/|Acme-Public-SDK no "
-                "release>* gained role holders who are not among the catalog's owners:\n"
+                "text": "`Acme-Public-SDK` (no release) "
+                "(<http://127.0.0.1:9/project/acme-public-sdk/|on the index>) "
+                "gained role holders who are not among the catalog's owners:\n"
                 "• `Acme-Public-SDK` — *ours*: mallory became Owner; not one of the "
                 "catalog's owners\n"
                 "• `Acme-Public-SDK` — *ours*: eve became Maintainer; not one of the "
                 "catalog's owners",
+                "verbatim": True,
             },
         },
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": "*Severity*\nhigh"},
+                {"type": "mrkdwn", "text": "*Severity*\nhigh", "verbatim": True},
                 {
                     "type": "mrkdwn",
-                    "text": "*Change*\nadd Owner mallory; accepted Maintainer eve; "
-                    "remove Owner bob",
+                    "text": "*Change*\n`add Owner mallory; accepted Maintainer eve; "
+                    "remove Owner bob`",
+                    "verbatim": True,
                 },
-                {"type": "mrkdwn", "text": "*Seen via*\njournal"},
+                {"type": "mrkdwn", "text": "*Seen via*\njournal", "verbatim": True},
             ],
         },
     ]

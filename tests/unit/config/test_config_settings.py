@@ -780,7 +780,8 @@ def test_normalize_database_url_raises_value_error() -> None:
 def test_every_float_setting_is_covered() -> None:
     assert "poll_interval" in FLOAT_SETTINGS
     assert "slack_timeout" in FLOAT_SETTINGS
-    assert len(FLOAT_SETTINGS) == 9
+    assert "shutdown_grace" in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) == 10
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN"])
@@ -975,3 +976,18 @@ def test_arguments_are_not_checked_as_variables(
     # Only the environment is looked at; a misspelt argument is refused as before.
     assert load_settings(poll_interval=0.5).poll_interval == 0.5
     assert _refused(poll_intervall=0.5) == "settings: unknown setting 'poll_intervall'"
+
+
+def test_api_index_concurrency_and_shutdown_grace(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = load_settings()
+    assert defaults.api.index_concurrency == 8
+    assert defaults.shutdown_grace == 25.0
+    monkeypatch.setenv("WATCHER_API_INDEX_CONCURRENCY", "3")
+    monkeypatch.setenv("WATCHER_SHUTDOWN_GRACE", "5.5")
+    settings = load_settings()
+    assert settings.api.index_concurrency == 3
+    assert settings.shutdown_grace == 5.5
+    monkeypatch.setenv("WATCHER_API_INDEX_CONCURRENCY", "0")
+    assert _refused().startswith("WATCHER_API_INDEX_CONCURRENCY: ")

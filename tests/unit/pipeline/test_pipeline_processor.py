@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -33,17 +31,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-async def client(fake_index: FakeIndex) -> AsyncIterator[IndexClient]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        yield IndexClient(session, fake_index.base_url, retries=0)
-
-
-@pytest.fixture
-def live(catalog_file: Path) -> LiveCatalog:
-    return LiveCatalog.of(load_catalog_file(catalog_file))
-
-
 async def _queue(db: Database, *news: NewEvent, now: datetime | None = None) -> None:
     async with db.transaction() as session:
         await events.add_events(session, list(news), now or datetime.now(UTC))
@@ -59,7 +46,7 @@ def _details_requests(fake_index: FakeIndex, name: str) -> int:
 
 
 async def test_events_of_one_project_share_one_details_request(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
     await _queue(
@@ -70,38 +57,42 @@ async def test_events_of_one_project_share_one_details_request(
         new_event("acme-billing", event=EventKind.CHANGED),
         new_event("acme-billing", event=EventKind.CATALOG),
     )
-    alerts = await Pipeline(db, client, live).process_pending()
+    alerts = await Pipeline(db, index_client, live_catalog).process_pending()
     assert alerts == 1  # one project, one "new" alert listing every internal name hit
     assert _details_requests(fake_index, "acme-billing") == 1
     assert await _count(db, IndexEvent) == 0
 
 
 async def test_unmatched_and_own_projects_are_finished_without_alerts(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-ours", "1.0")
     fake_index.set_owners("acme-ours", ["acme-corp"])
     await _queue(db, new_event("unrelated"), new_event("acme-ours"), new_event("acme-public-sdk"))
-    assert await Pipeline(db, client, live).process_pending() == 0
+    assert await Pipeline(db, index_client, live_catalog).process_pending() == 0
     assert await _count(db, IndexEvent) == 0
     assert await _count(db, OutboxAlert) == 0
     assert _details_requests(fake_index, "unrelated") == 0  # matches nothing: not asked
 
 
 async def test_the_catalog_in_use_when_processing_decides_not_the_one_at_recording(
-    db: Database, client: IndexClient, catalog_file: Path, fake_index: FakeIndex, tmp_path: Path
+    db: Database,
+    index_client: IndexClient,
+    catalog_file: Path,
+    fake_index: FakeIndex,
+    tmp_path: Path,
 ) -> None:
     fake_index.add_release("newly-internal", "1.0")
     await _queue(db, new_event("newly-internal"))
     other = tmp_path / "other.toml"
     other.write_text('names = ["newly-internal"]\n')
-    live = LiveCatalog.of(load_catalog_file(catalog_file))
-    live.swap(LiveCatalog.of(load_catalog_file(other)).current)
-    assert await Pipeline(db, client, live).process_pending() == 1
+    live_catalog = LiveCatalog.of(load_catalog_file(catalog_file))
+    live_catalog.swap(LiveCatalog.of(load_catalog_file(other)).current)
+    assert await Pipeline(db, index_client, live_catalog).process_pending() == 1
 
 
 async def test_events_held_by_another_worker_are_left_alone_until_the_lease_ends(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     clock = Clock()
     fake_index.add_release("acme-billing", "9.0")
@@ -110,7 +101,7 @@ async def test_events_held_by_another_worker_are_left_alone_until_the_lease_ends
         [held] = await events.claim_events(
             session, "dead-worker", clock.now, timedelta(seconds=15), 10
         )
-    pipeline = Pipeline(db, client, live, clock=clock)
+    pipeline = Pipeline(db, index_client, live_catalog, clock=clock)
     assert await pipeline.process_pending() == 0
     assert await _count(db, IndexEvent) == 1
     clock.now += timedelta(seconds=16)  # the holder died: its lease ran out
@@ -120,12 +111,12 @@ async def test_events_held_by_another_worker_are_left_alone_until_the_lease_ends
 
 
 async def test_one_failing_project_does_not_hold_up_the_others(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     clock = Clock()
     fake_index.add_release("acme-billing", "9.0")
     await _queue(db, new_event("acme-billing"), new_event("payments-core"), now=clock.now)
-    pipeline = Pipeline(db, client, live, clock=clock)
+    pipeline = Pipeline(db, index_client, live_catalog, clock=clock)
     record = pipeline.recorder.record
 
     async def broken(session: Session, catalog: Catalog, obs: Observation, now: datetime) -> int:
@@ -138,22 +129,22 @@ async def test_one_failing_project_does_not_hold_up_the_others(
     async with db.transaction() as session:
         [left] = (await session.execute(select(IndexEvent))).scalars().all()
     assert left.normalized_name == "acme-billing"
-    # Held until its lease runs out: not retried in a tight loop...
-    assert await Pipeline(db, client, live, clock=clock).process_pending() == 0
+    # Not retried in a tight loop (it waits out its backoff)...
+    assert await Pipeline(db, index_client, live_catalog, clock=clock).process_pending() == 0
     # ... then by whoever claims it (here the recorder works again).
-    clock.now += timedelta(seconds=16)
+    clock.now += events.retry_delay(1) + timedelta(seconds=1)
     pipeline.recorder.record = record  # type: ignore[method-assign]
     assert await pipeline.process_pending() == 1
     assert await _count(db, IndexEvent) == 0
 
 
 async def test_cancelling_hands_the_claimed_events_back_at_once(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
     await _queue(db, new_event("acme-billing"), new_event("payments-core"))
     fake_index.delay = 5.0  # the first details request hangs
-    working = asyncio.create_task(Pipeline(db, client, live).process_pending())
+    working = asyncio.create_task(Pipeline(db, index_client, live_catalog).process_pending())
     await asyncio.sleep(0.5)
     working.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -164,18 +155,21 @@ async def test_cancelling_hands_the_claimed_events_back_at_once(
     assert all(r.claimed_by is None and r.lease_until is None for r in rows)
     fake_index.delay = 0.0
     # Another worker takes them at once, not after the lease.
-    assert await Pipeline(db, client, live).process_pending() == 2
+    assert await Pipeline(db, index_client, live_catalog).process_pending() == 2
 
 
 async def test_two_pipelines_at_once_process_each_event_once(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     names = [f"acme-part-{i}" for i in range(30)]
     for name in names:
         fake_index.add_release(name, "1.0")
     await _queue(db, *(new_event(n) for n in names))
     fake_index.delay = 0.02  # keep both workers busy at the same time
-    first, second = Pipeline(db, client, live), Pipeline(db, client, live)
+    first, second = (
+        Pipeline(db, index_client, live_catalog),
+        Pipeline(db, index_client, live_catalog),
+    )
     alerts = await asyncio.gather(first.process_pending(), second.process_pending())
     assert sum(alerts) == len(names)
     assert all(_details_requests(fake_index, n) == 1 for n in names)
@@ -194,15 +188,15 @@ def test_strangers_are_role_gains_of_users_outside_the_owners() -> None:
 
 
 async def test_a_slow_worker_keeps_its_claims_past_the_lease(
-    db: Database, client: IndexClient, live: LiveCatalog, fake_index: FakeIndex
+    db: Database, index_client: IndexClient, live_catalog: LiveCatalog, fake_index: FakeIndex
 ) -> None:
     fake_index.add_release("acme-billing", "9.0")
     await _queue(db, new_event("acme-billing"))
     fake_index.delay = 1.5  # the details take five leases
-    slow = Pipeline(db, client, live, lease=timedelta(seconds=0.3))
+    slow = Pipeline(db, index_client, live_catalog, lease=timedelta(seconds=0.3))
     working = asyncio.create_task(slow.process_pending())
     await asyncio.sleep(0.9)
-    other = Pipeline(db, client, live, lease=timedelta(seconds=0.3))
+    other = Pipeline(db, index_client, live_catalog, lease=timedelta(seconds=0.3))
     assert await other.process_pending() == 0  # the claim was renewed: nothing to take
     assert await working == 1
     assert _details_requests(fake_index, "acme-billing") == 1

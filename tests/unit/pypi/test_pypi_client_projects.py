@@ -210,6 +210,8 @@ async def test_project_not_found(fake_index: FakeIndex, client: IndexClient) -> 
         pytest.param(b"null", "JSON has no 'info' object", id="null"),
         pytest.param(b'{"releases": {}}', "JSON has no 'info' object", id="no-info"),
         pytest.param(b'{"info": ["name"]}', "JSON has no 'info' object", id="info-list"),
+        # int() refuses more than 4300 digits with a plain ValueError (found by fuzzing).
+        pytest.param(b'{"info": {"x": ' + b"9" * 5000 + b"}}", "malformed JSON", id="huge-int"),
     ],
 )
 async def test_project_unusable_json_is_bad_response(
@@ -377,4 +379,9 @@ async def test_project_url(fake_index: FakeIndex, make_client: MakeClient) -> No
     assert client.project_url("acme_utils", "1.2.3") == f"{base}/project/acme-utils/1.2.3/"
     assert client.project_url("foo", None) == f"{base}/project/foo/"
     assert client.project_url("foo", "") == f"{base}/project/foo/"
+    # The index's text stays one path segment: it cannot add a query or leave the project.
+    assert (
+        client.project_url("foo", "1/../x?a=<b>#c")
+        == f"{base}/project/foo/1%2F..%2Fx%3Fa%3D%3Cb%3E%23c/"
+    )
     assert fake_index.requests == []  # pure: no request

@@ -7,6 +7,7 @@ import pytest
 from tests.fakes.pypi import FakeIndex
 from tests.unit.pypi.pypi_helpers import MakeClient
 from watcher.errors import BadResponse, StaleIndex
+from watcher.pypi.client import _serial_header
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -73,3 +74,14 @@ async def test_a_listing_at_the_known_serial_is_not_parsed_again(
     newer = await client.fetch_index(min_serial=listing.serial)
     assert newer is not None
     assert newer.names == [b"a", b"b"]
+
+
+@pytest.mark.parametrize("header", ["\u00b2", "9" * 5000, "-1", " 5", "12a"])
+def test_a_serial_header_that_is_no_plain_number_is_ignored(header: str) -> None:
+    # str.isdigit admits "²", which int() refuses; thousands of digits are no serial.
+    assert _serial_header(header) is None
+
+
+def test_a_plain_serial_header_is_read() -> None:
+    assert _serial_header("4711") == 4711
+    assert _serial_header(None) is None

@@ -63,6 +63,24 @@ async def test_enqueue_alert_unique_per_event_key(db: Database) -> None:
     assert counts == {"pending": 2}
 
 
+async def test_a_key_longer_than_its_column_stays_unique(db: Database) -> None:
+    # A public name matching many catalog entries makes a long key ("new:name:a/typo,...");
+    # PostgreSQL refused it (600 characters), so the squat was never alerted.
+    many = ",".join(f"acme-internal-{n:03}/typo" for n in range(60))
+    keys = [f"new:acme-x:{many}", f"new:acme-x:{many},one-more/exact"]
+    async with db.transaction() as session:
+        for key in [*keys, keys[0]]:
+            await outbox.enqueue_alert(
+                session, event_key=key, public_name="acme-x", payload={}, now=T0
+            )
+    async with db.transaction() as session:
+        stored = list((await session.execute(select(OutboxAlert.event_key))).scalars())
+    assert len(stored) == 2  # the same long key twice is one alert; two different are two
+    assert all(
+        len(key) <= 600 and key.startswith("new:acme-x:acme-internal-000/typo") for key in stored
+    )
+
+
 async def test_datetime_comparison_in_sql_uses_utc(db: Database) -> None:
     """A due time written in one offset compares correctly against 'now' in another."""
     due = datetime(2024, 5, 1, 14, 0, tzinfo=PLUS_TWO)  # 12:00 UTC

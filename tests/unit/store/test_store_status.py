@@ -27,6 +27,8 @@ async def test_coverage_of_an_empty_database(db: Database) -> None:
         journal=None,
         catalogs=[],
         pending_index_events=0,
+        dead_letters=[],
+        dead_index_events=0,
         alerts={},
         findings={},
     )
@@ -94,3 +96,30 @@ async def test_coverage_reports_every_source_catalogs_and_queues(db: Database) -
     assert cov.pending_index_events == 2
     assert cov.alerts == {"pending": 2, "sending": 1}
     assert cov.findings == {"open": 2, "resolved": 1}
+
+
+async def test_coverage_lists_dead_letters_apart_from_pending_events(db: Database) -> None:
+    async with db.write() as session:
+        await events.add_events(
+            session,
+            [
+                NewEvent("acme-poison", "Acme.Poison", EventKind.NEW, EventSource.INDEX),
+                NewEvent("acme-fine", "acme-fine", EventKind.NEW, EventSource.INDEX),
+            ],
+            T0,
+        )
+    async with db.write() as session:
+        claimed = await events.claim_events(session, "w", T0, timedelta(seconds=15), 1)
+        await events.fail_events(
+            session, [e.id for e in claimed], "w", "ValueError: boom", T1, max_attempts=1
+        )
+    cov = await read(db)
+    assert cov.pending_index_events == 1
+    assert cov.dead_index_events == 1
+    [dead] = cov.dead_letters
+    assert (dead.normalized_name, dead.attempts, dead.last_error) == (
+        "acme-poison",
+        1,
+        "ValueError: boom",
+    )
+    assert dead.dead_at == T1

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,13 +18,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.fakes.pypi import FakeIndex
-from tests.support import closed_port
+from tests.support import closed_port, new_event
 from watcher.catalog import load_catalog_file
 from watcher.checks import NameChecker
 from watcher.health import SourceHealth
 from watcher.matching.live import LiveCatalog
 from watcher.pypi import IndexClient
-from watcher.store import Database
+from watcher.store import Database, events
 from watcher.store.base import utcnow
 from watcher.web import create_app
 
@@ -34,8 +35,9 @@ ClientFactory = Callable[..., AbstractAsyncContextManager[Client]]
 
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A plain SQLite database: the name checks never touch the schema."""
+    """A migrated SQLite database (``/healthz`` counts dead-lettered events)."""
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    await database.upgrade()
     try:
         yield database
     finally:
@@ -111,6 +113,21 @@ async def test_healthz_ok(make_client: ClientFactory, db: Database) -> None:
         status, body = await get_json(client, "/healthz")
     assert status == 200
     assert body["status"] == "ok"
+
+
+async def test_healthz_says_degraded_while_an_event_is_dead_lettered(
+    make_client: ClientFactory, db: Database
+) -> None:
+    now = utcnow()
+    async with db.transaction() as session:
+        await events.add_events(session, [new_event("acme-poison")], now)
+        [claimed] = await events.claim_events(session, "w", now, timedelta(seconds=15), 1)
+        await events.fail_events(
+            session, [claimed.id], "w", "ValueError: boom", now, max_attempts=1
+        )
+    async with make_client(db) as client:
+        status, body = await get_json(client, "/healthz")
+    assert (status, body["status"], body["dead_index_events"]) == (200, "degraded", 1)
 
 
 async def test_healthz_says_degraded_once_a_source_failed_three_runs_in_a_row(

@@ -1,0 +1,100 @@
+"""Index look-ups on behalf of API clients: limited, coalesced and briefly cached.
+
+The HTTP API answers anyone who asks, and each ``/v1/names/{name}`` asks the index. Left
+alone, a crowd of clients and a slow index would hold every connection the watcher has and
+delay its own feed polls. So the API asks through its own index client (its own session and
+connections, see :class:`~watcher.app.Service`), at most ``concurrency`` look-ups at once; a
+look-up that cannot start within ``wait`` seconds is refused (:class:`LookupsSaturated`, a
+503 with ``Retry-After``) instead of queueing without end. Concurrent look-ups of one name
+share one request, and answers are reused for ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from watcher.errors import LookupsSaturated
+from watcher.pypi import IndexClient
+
+T = TypeVar("T")
+
+
+class IndexLookups:
+    """What :class:`~watcher.checks.NameChecker` asks of the index, for the HTTP API."""
+
+    def __init__(
+        self,
+        client: IndexClient,
+        *,
+        concurrency: int,
+        wait: float = 2.0,
+        ttl: float = 10.0,
+        max_cached: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wait = wait
+        self._ttl = ttl
+        self._max_cached = max_cached
+        self._monotonic = monotonic
+        self._cache: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Task[bool]] = {}
+        self._confirming: asyncio.Task[None] | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """True once the index's base URL was confirmed (:meth:`IndexClient.confirm_index`)."""
+        return self._client.confirmed
+
+    async def confirm_index(self) -> None:
+        """Confirm the index once, however many clients ask at the same time."""
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.create_task(self._limited(self._client.confirm_index))
+            # Its failure is every waiter's to raise; with every waiter gone (all hung up),
+            # retrieved here, so that asyncio does not log it as never retrieved.
+            self._confirming.add_done_callback(lambda done: done.cancelled() or done.exception())
+        # Shielded: one client hanging up must not cancel what the others wait for.
+        await asyncio.shield(self._confirming)
+
+    async def exists(self, name: str) -> bool:
+        """Whether ``name`` (canonical) is registered on the index.
+
+        Raises :class:`LookupsSaturated` when no slot freed up in time, and what
+        :meth:`IndexClient.exists` raises. Failures are not cached.
+        """
+        cached = self._cache.get(name)
+        if cached is not None:
+            if cached[0] > self._monotonic():
+                return cached[1]
+            del self._cache[name]
+        task = self._inflight.get(name)
+        if task is None:
+            task = asyncio.create_task(self._limited(lambda: self._client.exists(name)))
+            self._inflight[name] = task
+            task.add_done_callback(lambda done: self._finished(name, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, name: str, task: asyncio.Task[bool]) -> None:
+        self._inflight.pop(name, None)
+        if task.cancelled() or task.exception() is not None:
+            return
+        self._cache[name] = (self._monotonic() + self._ttl, task.result())
+        while len(self._cache) > self._max_cached:
+            self._cache.popitem(last=False)  # the oldest answer first
+
+    async def _limited(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self._wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise LookupsSaturated(max(1, math.ceil(self._wait))) from None
+        try:
+            return await call()
+        finally:
+            self._slots.release()
