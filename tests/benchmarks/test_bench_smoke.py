@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.benchmarks import bench_listing, bench_matching
+from tests.benchmarks import bench_listing, bench_matching, bench_soak
 
 
 def test_benchmark_runs_and_finds_every_planted_lookalike(
@@ -43,3 +43,33 @@ def test_listing_benchmark_runs_and_diffs_exactly(capfd: pytest.CaptureFixture[s
     assert changed[0] == changed[2] == 6
     assert 6 <= changed[1] <= 12
     assert len(re.findall(r"^    [\d.]+x the baseline$", out, re.MULTILINE)) == 3
+
+
+@pytest.mark.slow
+def test_soak_benchmark_alerts_every_planted_squat_once(capfd: pytest.CaptureFixture[str]) -> None:
+    # 9 s: a baseline slice, then 10 clients; one squat a second, two spam waves.
+    size = "--releases 300 --minutes 0.15 --clients 10 --slice 3 --projects 1000"
+    load = "--wave-size 150 --wave-every 3 --squat-every 1"
+    bench_soak.main(f"{size} {load}".split())
+    out = capfd.readouterr().out
+
+    def figure(label: str) -> float:
+        found = re.search(rf"^{re.escape(label)}\s+([\d,.]+)", out, re.MULTILINE)
+        assert found, f"{label!r} missing from:\n{out}"
+        return float(found.group(1).replace(",", ""))
+
+    planted = figure("planted squats")
+    assert planted >= 8  # one a second, and one inside each spam wave
+    assert figure("  alerted exactly once") == planted
+    assert figure("releases published") > 0
+    # Three slices in each table: alert latency and API answers, then resources.
+    assert len(re.findall(r"^ +\d+s (baseline|loaded) ", out, re.MULTILINE)) == 2 * 3
+    for label in (
+        "alert latency, baseline (no API client)",
+        "alert latency, under API load",
+        "alert latency, squats inside spam waves",
+    ):
+        assert re.search(rf"^{re.escape(label)} +p50 +[\d.]+ ", out, re.MULTILINE), out
+    assert figure("  ratio last / after warm-up") > 0
+    assert re.search(r"^API answers \d+ \(", out, re.MULTILINE), out
+    assert figure("service exit code") == 0
