@@ -36,7 +36,24 @@ async def _connection_errors() -> AsyncIterator[None]:
             raise
         raise DatabaseUnavailable(_first_line(exc.orig if exc.orig is not None else exc)) from exc
     except OSError as exc:  # refused or reset while connecting, below the driver's errors
+        if not _raised_by_database(exc):
+            raise  # the caller's own I/O inside the transaction: not the database's fault
         raise DatabaseUnavailable(_first_line(exc)) from exc
+
+
+_DATABASE_PACKAGES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
+
+
+def _raised_by_database(exc: BaseException) -> bool:
+    """True if ``exc`` came out of the database's code (SQLAlchemy or a driver): an OSError
+    from anywhere else (an HTTP call made inside a transaction) is no lost connection."""
+    frame = exc.__traceback__
+    while frame is not None:
+        module = str(frame.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in _DATABASE_PACKAGES:
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def _first_line(exc: BaseException) -> str:

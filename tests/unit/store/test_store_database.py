@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from tests.support import closed_port
-from watcher.errors import SchemaNotCurrent
+from watcher.errors import DatabaseUnavailable, SchemaNotCurrent
 from watcher.store import Database, catalog, events, feeds, findings, history, journal, outbox
 from watcher.store.events import NewEvent
 from watcher.store.history import ProjectDetails, ReleaseRecord
@@ -80,6 +80,33 @@ async def test_ping_raises_when_the_server_is_unreachable() -> None:
             await database.ping()
     finally:
         await database.close()
+
+
+async def test_a_refused_connection_in_a_transaction_is_database_unavailable() -> None:
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/nothing")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            async with database.transaction() as session:
+                await session.execute(text("SELECT 1"))
+    finally:
+        await database.close()
+
+
+async def test_the_callers_own_os_errors_pass_through_a_transaction(db: Database) -> None:
+    # An HTTP call failing inside a transaction is not the database going away.
+    async def hung_up() -> None:
+        async with db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            raise ConnectionResetError("the index hung up")
+
+    async def refused() -> None:
+        async with db.write():
+            raise ConnectionRefusedError("the index refused")
+
+    with pytest.raises(ConnectionResetError):
+        await hung_up()
+    with pytest.raises(ConnectionRefusedError):
+        await refused()
 
 
 async def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
