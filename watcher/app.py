@@ -20,6 +20,8 @@ from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
 from watcher.redaction import redact_url, register_secret, split_credentials
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
+from watcher.sources.indexes import PrivateIndexes
+from watcher.sources.ownership import OwnershipAudit
 from watcher.store import Database
 from watcher.store.base import utcnow
 from watcher.web import create_app
@@ -70,8 +72,9 @@ class Service:
         self.jobs: Jobs | None = None
 
     def reload_catalog(self) -> None:
-        """Look at the catalog file now (SIGHUP)."""
+        """Look at the catalog file and read the private indexes now (SIGHUP)."""
         if self.jobs is not None:
+            self.jobs.catalog.read_indexes_now()
             self.jobs.run_now("catalog", "catalog reload requested")
 
     def sources(self) -> Mapping[str, SourceHealth]:
@@ -117,7 +120,14 @@ class Service:
                 released = await pipeline.release_stale_claims()
                 if released:
                     log.info("released %d index events a stopped process had claimed", released)
-            catalog = CatalogSource(db, client, self.catalog, path=settings.catalog_path)
+            catalog = CatalogSource(
+                db,
+                client,
+                self.catalog,
+                path=settings.catalog_path,
+                indexes=PrivateIndexes(db, client, settings.indexes),
+            )
+            await catalog.restore()  # private indexes' last good loads, read again soon
             await catalog.record_loaded()
 
             # The API asks the index on its own connections, a few at a time: a crowd of
@@ -149,6 +159,7 @@ class Service:
                 listing=ListingSource(db, client, self.catalog, pipeline.recorder),
                 catalog=catalog,
                 journal=journal,
+                ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
             )
             self.jobs.start()

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from packaging.utils import NormalizedName
 
-from watcher.matching import Match, Risk, assess_risk
+from watcher.catalog.model import Catalog
+from watcher.errors import ProjectNotFound
+from watcher.matching import Match, MatchKind, Risk, assess_risk
 from watcher.matching.live import LiveCatalog
+from watcher.matching.risk import Assessment, assess_matches, strongest
 from watcher.names import canonical
+from watcher.pypi import ProjectInfo
+from watcher.pypi.models import ReleaseInfo
 
 
 class IndexLookup(Protocol):
@@ -26,6 +31,9 @@ class IndexLookup(Protocol):
     async def exists(self, name: str) -> bool:
         """Whether ``name`` is registered on the index."""
 
+    async def project(self, name: str) -> ProjectInfo:
+        """The public project's details (raises :class:`ProjectNotFound` on a JSON 404)."""
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -37,6 +45,9 @@ class Verdict:
     public_exists: bool
     matches: list[Match]
     risk: Risk
+    # The risk model's word on an existing public project (none for a free name).
+    assessment: Assessment | None = None
+    assessed: dict[Match, Assessment] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's (and ``watcher check --json``'s) representation."""
@@ -46,16 +57,29 @@ class Verdict:
             "allowlisted": self.allowed,
             "public_exists": self.public_exists,
             "risk": str(self.risk),
+            **self._assessment_json(),
             "matches": [
                 {
                     "kind": str(m.kind),
                     "internal_name": m.internal_name,
                     "public_name": m.public_name,
                     "detail": m.detail,
-                    "severity": str(m.severity),
+                    "severity": str(self.assessed[m].risk if m in self.assessed else m.severity),
                 }
                 for m in self.matches
             ],
+        }
+
+    def _assessment_json(self) -> dict[str, Any]:
+        # Only for an existing public project: a free name has no versions to weigh.
+        top = self.assessment
+        if top is None:
+            return {}
+        return {
+            "risk_reason": top.reason,
+            "our_highest": top.our_highest,
+            "public_highest": top.public_highest,
+            "predates": top.predates,
         }
 
 
@@ -90,7 +114,7 @@ class NameChecker:
             await self._client.confirm_index()
         exists = await self._client.exists(norm)
         allowed = view.catalog.is_allowed(norm)
-        return Verdict(
+        verdict = Verdict(
             name=norm,
             internal=view.catalog.is_internal(norm),
             allowed=allowed,
@@ -98,3 +122,28 @@ class NameChecker:
             matches=matches,
             risk=assess_risk(matches, public_exists=exists, allowed=allowed),
         )
+        if not exists or allowed or not matches:
+            return verdict  # a free name (or ours): nothing public to weigh versions of
+        # An existing public project: the one risk model, the alerts' own.
+        releases = await self._releases(norm, matches, view.catalog)
+        assessed = assess_matches(matches, view.catalog, releases)
+        top = strongest(assessed)[1]
+        return replace(verdict, risk=top.risk, assessment=top, assessed=assessed)
+
+    async def _releases(
+        self, norm: NormalizedName, matches: list[Match], catalog: Catalog
+    ) -> tuple[ReleaseInfo, ...] | None:
+        """The public releases, asked only when they can change the verdict: an exact match
+        whose versions the catalog knows. ``None`` (unknown: critical) on a JSON 404."""
+        needed = any(
+            m.kind == MatchKind.EXACT
+            and (ours := catalog.package(m.internal_name)) is not None
+            and ours.highest is not None
+            for m in matches
+        )
+        if not needed:
+            return None
+        try:
+            return (await self._client.project(norm)).releases
+        except ProjectNotFound:
+            return None

@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
             "status", help="where each source stands: feeds, whole index, change log (JSON)"
         )
     )
+    catalog = sub.add_parser("catalog", help="the internal catalog: files and private indexes")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    show = with_config(
+        catalog_sub.add_parser("show", help="names by source, versions, mirrors, last loads")
+    )
+    show.add_argument("--json", action="store_true", help="print it as JSON")
+    with_config(
+        catalog_sub.add_parser(
+            "check", help="validate the file and read every private index now (exit 0/1/2)"
+        )
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
@@ -155,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
             _setup_logging(settings, quiet=True)
             _run(_status(settings))
             return 0
+        if args.command == "catalog":
+            from watcher import cli_catalog
+            from watcher.config import load_settings
+
+            settings = load_settings(args.config, require=("catalog",))
+            _setup_logging(settings, quiet=True)
+            if args.catalog_command == "show":
+                return _run(cli_catalog.show(settings, as_json=args.json))
+            return _run(cli_catalog.check(settings))
         if args.command == "demo":
             from watcher.demo import main as demo_main
 
@@ -239,6 +259,9 @@ def _human(verdict: Verdict) -> str:
         lines += [f"    {m.kind:<8} {m.internal_name:<30} {m.detail}" for m in verdict.matches]
     else:
         lines.append("  matches: none")
+    if verdict.assessment is not None:
+        # The reason quotes versions from the index, already clipped and escaped.
+        lines.append(f"  why: {verdict.assessment.reason}")
     return "\n".join(lines)
 
 

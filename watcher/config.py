@@ -8,11 +8,8 @@ line naming the variable; the CLI turns that into exit code 2.
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -26,7 +23,14 @@ from pydantic_settings import (
 )
 
 from watcher import __version__
-from watcher.config_views import ApiSettings, IndexSettings, ScheduleSettings, SlackSettings
+from watcher.config_env import ENV_PREFIX, check_environment
+from watcher.config_views import (
+    ApiSettings,
+    IndexSettings,
+    PrivateIndexSettings,
+    ScheduleSettings,
+    SlackSettings,
+)
 from watcher.errors import ConfigError
 
 _ASYNC_URL_SCHEMES = ("sqlite+aiosqlite:", "postgresql+asyncpg:")
@@ -34,6 +38,7 @@ _ASYNC_URL_SCHEMES = ("sqlite+aiosqlite:", "postgresql+asyncpg:")
 __all__ = [
     "ApiSettings",
     "IndexSettings",
+    "PrivateIndexSettings",
     "ScheduleSettings",
     "Settings",
     "SlackSettings",
@@ -41,19 +46,8 @@ __all__ = [
     "load_settings",
 ]
 
-ENV_PREFIX = "WATCHER_"
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
-
-# Variables under the prefix that are not settings and must not be refused as typos: the test
-# harness's own, and those Kubernetes injects for a Service named "watcher" (service links).
-_TEST_PREFIX = ENV_PREFIX + "TEST_"
-_SERVICE_LINK = re.compile(
-    r"WATCHER_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?"
-    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
-)
-_SERVICE_LINK_PORT = re.compile(r"(?:tcp|udp|sctp)://", re.IGNORECASE)
 
 _REQUIRED_HINTS = {
     "pypi_url": "set it to PyPI's base URL (or a mirror serving its RSS, JSON and simple APIs)",
@@ -122,6 +116,17 @@ class Settings(BaseSettings):
     slack_timeout: float = Field(10.0, gt=0, description="Total seconds per Slack request")
     catalog_reload_interval: float = Field(
         60.0, gt=0, description="Seconds between checks of the catalog file for changes"
+    )
+    index_reload_interval: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds between reads of the catalog's private indexes (SIGHUP: at once)",
+    )
+    index_concurrency: int = Field(
+        8, ge=1, le=100, description="Requests to one private index in flight at once"
+    )
+    source_alert_after: float = Field(
+        3600.0, gt=0, description="Seconds a catalog source may fail before it is alerted"
     )
     shutdown_grace: float = Field(
         25.0, gt=0, description="Seconds running jobs get to finish after SIGTERM"
@@ -277,6 +282,19 @@ class Settings(BaseSettings):
             dispatch_interval=self.dispatch_interval,
             alert_retry_base=self.alert_retry_base,
             catalog_reload_interval=self.catalog_reload_interval,
+            index_reload_interval=self.index_reload_interval,
+        )
+
+    @property
+    def indexes(self) -> PrivateIndexSettings:
+        """How the catalog's private indexes are read."""
+        return PrivateIndexSettings(
+            user_agent=self.user_agent,
+            timeout=self.http_timeout,
+            retries=self.http_retries,
+            concurrency=self.index_concurrency,
+            reload_interval=self.index_reload_interval,
+            alert_after=self.source_alert_after,
         )
 
     @property
@@ -309,7 +327,7 @@ def load_settings(
     ``require`` names fields that must be set for the command at hand (``pypi_url`` and
     ``catalog`` for watching; a schema upgrade needs neither).
     """
-    _check_environment(os.environ)
+    check_environment(os.environ, {name.upper() for name in Settings.model_fields})
     cls: type[Settings] = Settings
     if config_file is not None:
         try:
@@ -344,36 +362,6 @@ def load_settings(
         # directory can be moved or mounted as a whole.
         settings = settings.model_copy(update={"catalog": config_file.parent / settings.catalog})
     return settings
-
-
-def _check_environment(environ: Mapping[str, str]) -> None:
-    """Refuse ``WATCHER_*`` variables that are no setting, naming the closest one.
-
-    An error, not a warning: a misspelt variable is a setting silently left at its default,
-    and some defaults fail quietly (``WATCHER_SLACK_CHANEL`` leaves alerts in the outbox,
-    ``WATCHER_API_TOKN`` leaves the API open). Start-up is where an operator looks; a warning
-    scrolls away in the daemon's log. The names are compared in upper case, as the settings
-    read them whatever their case.
-    """
-    known = {name.upper() for name in Settings.model_fields}
-    unknown: list[str] = []
-    for variable in sorted(environ):
-        upper = variable.upper()
-        if not upper.startswith(ENV_PREFIX) or upper.removeprefix(ENV_PREFIX) in known:
-            continue
-        if upper.startswith(_TEST_PREFIX) or _is_service_link(upper, environ[variable]):
-            continue
-        guess = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), known, n=1)
-        hint = f"did you mean {ENV_PREFIX}{guess[0]}?" if guess else "unset it"
-        unknown.append(f"{variable} is not a watcher setting: {hint}")
-    if unknown:
-        raise ConfigError("; ".join(unknown))
-
-
-def _is_service_link(upper: str, value: str) -> bool:
-    if upper == ENV_PREFIX + "PORT":
-        return _SERVICE_LINK_PORT.match(value) is not None
-    return _SERVICE_LINK.fullmatch(upper) is not None
 
 
 def _one_line(exc: ValidationError, config_file: Path | None) -> str:

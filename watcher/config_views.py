@@ -81,3 +81,26 @@ class ScheduleSettings:
     """First retry delay of an alert Slack did not take (``WATCHER_ALERT_RETRY_BASE``)."""
     catalog_reload_interval: float
     """Between checks of the catalog file for changes (``WATCHER_CATALOG_RELOAD_INTERVAL``)."""
+    index_reload_interval: float = 600.0
+    """Between reads of the catalog's private indexes (``WATCHER_INDEX_RELOAD_INTERVAL``):
+    the catalog job runs at the shorter of the two intervals."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PrivateIndexSettings:
+    """How the catalog's private indexes are read (:attr:`Settings.indexes`)."""
+
+    user_agent: str
+    """``User-Agent`` sent on every request (``WATCHER_USER_AGENT``)."""
+    timeout: float
+    """Total seconds per request attempt (``WATCHER_HTTP_TIMEOUT``)."""
+    retries: int
+    """Retries on 429/5xx answers, connection errors and timeouts (``WATCHER_HTTP_RETRIES``)."""
+    concurrency: int
+    """Requests to one index in flight at once (``WATCHER_INDEX_CONCURRENCY``)."""
+    reload_interval: float
+    """Seconds between reads of each index (``WATCHER_INDEX_RELOAD_INTERVAL``); SIGHUP
+    reads them at once."""
+    alert_after: float
+    """Seconds an index may fail before its outage is alerted, once
+    (``WATCHER_SOURCE_ALERT_AFTER``); its recovery is alerted once too."""

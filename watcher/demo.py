@@ -23,12 +23,13 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from watcher.alerts.terminal import TerminalSender, printable
+from watcher.alerts.terminal import TerminalSender
 from watcher.app import Service
 from watcher.catalog.files import parse_catalog
 from watcher.config import Settings, load_settings
 from watcher.matching import build_matcher
 from watcher.simulator import SimulatedIndex
+from watcher.text import printable
 
 DEMO_DIR = Path("watcher-demo")
 

@@ -203,3 +203,16 @@ class LookupsSaturated(IndexClientError):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__(f"too many index look-ups in flight; retry in {retry_after} s")
+
+
+class PrivateIndexError(WatcherError):
+    """A private index (a catalog ``[[indexes]]`` entry) could not be read: a credential
+    variable unset, the index down, refusing us, or answering something unusable.
+
+    ``url`` is the index's URL without credentials; no credential is ever in the message.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"private index {url}: {reason}")

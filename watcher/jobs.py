@@ -31,6 +31,7 @@ from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.feeds import PollReport
+from watcher.sources.ownership import OwnershipAudit
 from watcher.store.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Jobs:
         listing: ListingSource,
         catalog: CatalogSource,
         journal: JournalSource | None = None,
+        ownership: OwnershipAudit | None = None,
         index: IndexClient | None = None,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
@@ -82,6 +84,7 @@ class Jobs:
         self.listing = listing
         self.catalog = catalog
         self.journal = journal
+        self.ownership = ownership
         self._index = index
         self._schedule = schedule
         self._running: set[asyncio.Task[None]] = set()
@@ -184,6 +187,12 @@ class Jobs:
                 run.fail(report.error, quiet=True)
             if report.changed:
                 await self.pipeline.process_pending()
+            if self.ownership is not None and (self._index is None or self._index.confirmed):
+                # On every reload, changed or not: a takeover of one of our own public
+                # projects changes nothing in the catalog, and the change log may be off.
+                # Not before the index is confirmed (nothing is asked of it until then);
+                # the first reload after that audits.
+                await self.ownership.run()
 
     async def dispatch(self) -> None:
         """Drain the alert outbox."""
@@ -223,7 +232,12 @@ class Jobs:
         jobs: list[tuple[str, Callable[[], Awaitable[None]], float]] = [
             ("poll", self.poll, schedule.poll_interval),
             ("reconcile", self.reconcile, schedule.reconcile_interval),
-            ("catalog", self.reload_catalog, schedule.catalog_reload_interval),
+            # The file is looked at, and the private indexes read when due, in one job.
+            (
+                "catalog",
+                self.reload_catalog,
+                min(schedule.catalog_reload_interval, schedule.index_reload_interval),
+            ),
             ("dispatch", self.dispatch, schedule.dispatch_interval),
         ]
         if self.journal is not None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from watcher.redaction import RedactingFilter
+from watcher.text import printable
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOG_FORMATS = ("text", "json")
@@ -55,12 +56,7 @@ class TextFormatter(logging.Formatter):
         super().__init__(TEXT_FORMAT)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        message = record.message
-        if not message.isprintable():
-            record.message = "".join(
-                ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-                for ch in message
-            )
+        record.message = printable(record.message, None)
         return super().formatMessage(record)
 
 

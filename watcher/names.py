@@ -39,6 +39,15 @@ def canonical(name: str) -> NormalizedName:
     return canonicalize_name(validate(name))
 
 
+def spelling_of(name: str, normalized_name: str) -> str:
+    """``name`` if it is a valid spelling of ``normalized_name``, else the latter (what a
+    hostile source says a project is called must at least be that project's name)."""
+    try:
+        return name if canonical(name) == normalized_name else normalized_name
+    except InvalidName:
+        return normalized_name
+
+
 def is_valid(name: str) -> bool:
     """True if ``name`` is a valid project name."""
     try:

@@ -22,9 +22,8 @@ from sqlalchemy import select
 from tests.conftest import SettingsFactory, running
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
-from tests.support import closed_port
+from tests.support import closed_port, prefix_alert
 from watcher.alerts import Dispatcher, DispatchReport, SlackSender
-from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage
 from watcher.alerts.slack import MAX_RETRY_AFTER
 from watcher.store import Database, outbox
 from watcher.store.models import OutboxAlert
@@ -80,17 +79,7 @@ async def test_hostile_versions_neither_ping_nor_plant_links(
 # -- the dispatcher against a faulty Slack ---------------------------------------------
 
 
-def message(public_name: str) -> AlertMessage:
-    return AlertMessage(
-        kind=AlertKind.NEW,
-        public_name=public_name,
-        display_name=public_name,
-        version="1.0",
-        matches=[AlertMatch("acme", "acme", "prefix", "under 'acme'-*", "high")],
-        severity="high",
-        project_url=None,
-        source="feed:updates",
-    )
+message = prefix_alert
 
 
 async def enqueue(db: Database, public_name: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.errors import InvalidName
-from watcher.names import MAX_NAME_LENGTH, canonical, is_valid, validate
+from watcher.names import MAX_NAME_LENGTH, canonical, is_valid, spelling_of, validate
 
 
 @pytest.mark.parametrize(
@@ -104,3 +104,9 @@ def test_canonical_refuses_invalid_names(name: str) -> None:
 def test_invalid_name_is_also_a_value_error() -> None:
     with pytest.raises(ValueError, match="invalid project name"):
         validate("bad name")
+
+
+def test_spelling_of_keeps_only_a_spelling_of_the_name() -> None:
+    assert spelling_of("Acme_Billing", "acme-billing") == "Acme_Billing"
+    assert spelling_of("acme-billing2", "acme-billing") == "acme-billing"  # another project
+    assert spelling_of("<!channel>", "acme-billing") == "acme-billing"  # no name at all

@@ -23,6 +23,9 @@ class AlertKind(StrEnum):
     CAME_AND_WENT = "came_and_went"  # created and removed before anything looked at it
     REMOVED = "removed"  # a reported squat was removed from the index
     OURS = "ours"  # somebody not among our owners gained a role on our own project
+    SOURCE_DOWN = "source_down"  # a catalog source (private index) failing for too long
+    SOURCE_BACK = "source_back"  # ... and readable again
+    RISK = "risk"  # a reported squat's risk rose (a public release above ours, ...)
 
 
 # Per kind: the start of the notification text, and the message's header.
@@ -46,7 +49,16 @@ _WORDING = {
         "Role change on our own PyPI project",
         "Role change on our own public project",
     ),
+    AlertKind.SOURCE_DOWN: (
+        "Private index unreadable; its last good names are still protected",
+        "A catalog source is failing",
+    ),
+    AlertKind.SOURCE_BACK: ("Private index readable again", "A catalog source recovered"),
+    AlertKind.RISK: ("Risk rose on a reported squat on PyPI", "Risk rose on a reported squat"),
 }
+
+# Our versions listed in a message: the newest few (a long history says nothing more).
+OUR_VERSIONS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,15 @@ class AlertMessage:
     organization: str | None = None
     first_release: str | None = None  # ISO time of the first upload
     grants: list[RoleGrant] = field(default_factory=list)  # OURS only
+    # The risk from both sides' versions (``severity`` is its level): why, our highest
+    # version and the newest few of ours, the public highest, whether the public project
+    # predates our first internal upload, and (RISK) the level it rose from.
+    risk_reason: str | None = None
+    our_highest: str | None = None
+    our_versions: list[str] = field(default_factory=list)
+    public_highest: str | None = None
+    predates: bool | None = None
+    previous_severity: str | None = None
 
     @property
     def title(self) -> str:
@@ -98,12 +119,24 @@ class AlertMessage:
         """What follows the project's name in the message body."""
         if self.kind == AlertKind.OURS:
             return "gained role holders who are not among the catalog's owners:"
+        if self.kind == AlertKind.SOURCE_DOWN:
+            return "cannot be read; the names of its last good load stay protected."
+        if self.kind == AlertKind.SOURCE_BACK:
+            return "can be read again."
         return "collides with:"
+
+    @property
+    def about_a_source(self) -> bool:
+        """True for notices about a catalog source, not about a public project."""
+        return self.kind in (AlertKind.SOURCE_DOWN, AlertKind.SOURCE_BACK)
 
     @property
     def text(self) -> str:
         """The one-line notification (also what the log says)."""
         lead = _WORDING[self.kind][0]
+        if self.about_a_source:
+            # display_name is the index's URL (never with credentials), change what happened.
+            return f"{lead}: {self.display_name}: {self.change}"
         if self.kind == AlertKind.REMOVED:
             return (
                 f"{lead}: {self.public_name} is gone; resolved its findings against {self._hits()}"
@@ -112,9 +145,14 @@ class AlertMessage:
             names = ", ".join(f"{g.user} ({g.role})" for g in self.grants)
             return f"{lead}: {self.display_name}: {self.change} ({names} not among our owners)"
         change = f" ({self.change})" if self.change else ""
+        if self.kind == AlertKind.RISK and self.previous_severity:
+            change += f" ({self.previous_severity} to {self.severity})"
+        risk = f"; risk {self.severity}: {self.risk_reason}" if self.risk_reason else ""
+        if self.predates:
+            risk += "; the public project predates our first internal upload"
         return (
             f"{lead}: {self.display_name} {self.version or '(no release)'}{change} "
-            f"collides with {self._hits()}"
+            f"collides with {self._hits()}{risk}"
         )
 
     def _hits(self) -> str:
@@ -141,6 +179,12 @@ class AlertMessage:
             "organization": self.organization,
             "project_url": self.project_url,
             "first_release": self.first_release,
+            "risk_reason": self.risk_reason,
+            "our_highest": self.our_highest,
+            "our_versions": list(self.our_versions),
+            "public_highest": self.public_highest,
+            "predates": self.predates,
+            "previous_severity": self.previous_severity,
         }
 
     @classmethod
@@ -172,7 +216,18 @@ class AlertMessage:
             first_release=payload.get("first_release"),
             grants=[RoleGrant(str(g["role"]), str(g["user"])) for g in payload.get("grants") or []]
             or _grants_of_old(payload),
+            # Absent from payloads stored before risks were assessed from versions.
+            risk_reason=_text(payload.get("risk_reason")),
+            our_highest=_text(payload.get("our_highest")),
+            our_versions=[str(v) for v in payload.get("our_versions") or []],
+            public_highest=_text(payload.get("public_highest")),
+            predates=payload["predates"] if isinstance(payload.get("predates"), bool) else None,
+            previous_severity=_text(payload.get("previous_severity")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _grants_of_old(payload: dict[str, Any]) -> list[RoleGrant]:

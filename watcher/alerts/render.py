@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from watcher.alerts.messages import AlertMessage
+from watcher.text import printable
 
 # Block Kit refuses a whole message whose section text exceeds 3000 characters or a field
 # 2000; values come from the index (author, version, ...), so a squatter could otherwise
@@ -37,10 +38,7 @@ _LINK_LABEL = "on the index"
 def _clip(value: object, limit: int) -> str:
     # Control characters (a newline would end a code span, or fake a new line) are shown
     # escaped, as on the terminal.
-    text = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value)
-    )
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return printable(value, limit)
 
 
 def _escape(value: object, limit: int = _VALUE_MAX) -> str:
@@ -105,11 +103,35 @@ def project_link(message: AlertMessage) -> str | None:
     return link
 
 
+def _risk_section(message: AlertMessage) -> str | None:
+    """Both sides' versions and why the risk is what it is (versions are the index's and
+    our index's text: code spans, escaped, clipped)."""
+    if not (message.risk_reason or message.public_highest or message.our_highest):
+        return None
+    lines = []
+    if message.risk_reason:
+        previous = (
+            f" (was {_escape(message.previous_severity, 20)})" if message.previous_severity else ""
+        )
+        lines.append(
+            f"*Risk {_escape(message.severity, 20)}*{previous}: {_escape(message.risk_reason)}"
+        )
+    public = _code(message.public_highest, 100) if message.public_highest else "unknown"
+    ours = _code(message.our_highest, 100) if message.our_highest else "unknown"
+    sides = f"*Public highest* {public} · *Our highest* {ours}"
+    if message.our_versions:
+        sides += " (ours: " + ", ".join(_code(v, 100) for v in message.our_versions[-10:]) + ")"
+    lines.append(sides)
+    if message.predates:
+        lines.append("The public project predates our first internal upload: a real project")
+    return "\n".join(lines)
+
+
 def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
     name = _code(message.display_name or message.public_name)
     version = _code(message.version, 100) if message.version else "(no release)"
-    title = f"{name} {version}"
+    title = name if message.about_a_source else f"{name} {version}"
     link = project_link(message)
     if link:
         title += f" (<{link}|{_LINK_LABEL}>)"
@@ -139,6 +161,9 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
             "fields": [_mrkdwn(f"*{label}*\n{value}") for label, value in fields if value][:10],
         },
     ]
+    risk = _risk_section(message)
+    if risk:
+        blocks.append({"type": "section", "text": _mrkdwn(risk[:_SECTION_MAX])})
     if message.summary:
         # plain_text: Slack shows it as it is, mentions and links included as text.
         blocks.append(

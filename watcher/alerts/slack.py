@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -20,6 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from watcher.alerts.messages import AlertMessage
 from watcher.alerts.render import render
 from watcher.config import SlackSettings
+from watcher.headers import retry_after
+from watcher.redaction import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class SlackSender:
     ) -> None:
         kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
         self._channel = channel
-        self._token = token
+        register_secret(token)  # masked in every error text and log line from now on
         self._max_retry_after = max_retry_after
         # Posting is never retried here: a dropped connection or a 5xx may come after Slack
         # took the post, and only the dispatcher looks in the channel's history before it
@@ -150,7 +151,7 @@ class SlackSender:
     def _redact(self, text: str) -> str:
         # Error texts end up in the log and in the outbox's last_error; a library or a proxy
         # repeating the request (headers, form) must not put the bot token there.
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text)
 
     def _refused(self, what: str, exc: SlackApiError) -> DeliveryError:
         # A 5xx from Slack or a proxy in front of it often has a text body, not JSON.
@@ -162,7 +163,7 @@ class SlackSender:
         if status != 429:
             return DeliveryError(text)
         headers = response.headers if response is not None else {}
-        asked = _retry_after(headers.get("Retry-After") if headers else None)
+        asked = retry_after(headers.get("Retry-After") if headers else None)
         wait = asked
         if asked is not None and asked > self._max_retry_after:
             wait = self._max_retry_after
@@ -204,17 +205,3 @@ class SlackSender:
                 self._redact(f"cannot read the channel history: {type(exc).__name__}: {exc}")
             ) from None
         return found
-
-
-def _retry_after(value: object) -> float | None:
-    """Seconds from a Retry-After header (Slack sends seconds); ``None`` when absent or not
-    a finite number of seconds (an HTTP date is not worth trusting a clock for here)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)

@@ -13,14 +13,7 @@ from datetime import datetime
 from typing import TextIO
 
 from watcher.alerts.messages import AlertMessage
-
-
-def printable(value: object, limit: int = 300) -> str:
-    """``value`` as one line of plain text: non-printable characters escaped, clipped."""
-    text = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(value)
-    )
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+from watcher.text import printable
 
 
 class TerminalSender:
@@ -42,6 +35,13 @@ class TerminalSender:
             f"    - {printable(m.internal_display)} ({printable(m.kind)}): {printable(m.detail)}"
             for m in message.matches
         ]
+        if message.public_highest or message.our_highest:
+            ours = ", ".join(printable(v, 100) for v in message.our_versions[-10:])
+            lines.append(
+                f"    public highest {printable(message.public_highest or 'unknown', 100)}, "
+                f"our highest {printable(message.our_highest or 'unknown', 100)}"
+                + (f" (ours: {ours})" if ours else "")
+            )
         if message.project_url:
             lines.append(f"    {printable(message.project_url)}")
         self._stream.write("\n".join(lines) + "\n")

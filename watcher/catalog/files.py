@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from watcher.catalog.model import Catalog
+from watcher.catalog.model import Catalog, IndexSpec
 from watcher.errors import CatalogError, InvalidName
 from watcher.names import validate
 
 _NAME_KEYS = ("names", "prefixes", "allow")
-_KNOWN_KEYS = (*_NAME_KEYS, "owners")
+_KNOWN_KEYS = (*_NAME_KEYS, "owners", "indexes")
+_INDEX_KEYS = ("url", "username_env", "password_env", "token_env")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 def load_catalog_file(path: Path) -> Catalog:
     """Load and validate a catalog file; raise :class:`CatalogError` listing every problem.
 
     The file's keys: ``names`` (internal package names), ``prefixes`` (namespace roots),
-    ``allow`` (public projects that are ours) and ``owners`` (our PyPI users/organizations).
+    ``allow`` (public projects that are ours), ``owners`` (our PyPI users/organizations)
+    and ``[[indexes]]`` (private indexes whose projects are internal names: ``url``, and
+    ``username_env``/``password_env`` or ``token_env`` naming environment variables).
     """
     return read_catalog_file(path)[0]
 
@@ -89,8 +95,9 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
                 " remove it from names or from allow"
             )
 
-    if not parsed["names"] and not parsed["prefixes"] and not problems:
-        problems.append("no names and no prefixes: nothing to protect")
+    indexes = _indexes(data, lines, problems)
+    if not parsed["names"] and not parsed["prefixes"] and not indexes and not problems:
+        problems.append("no names, no prefixes and no indexes: nothing to protect")
     if problems:
         raise CatalogError(path, problems)
     return Catalog(
@@ -98,7 +105,71 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
         prefixes=parsed["prefixes"],
         allow=frozenset(parsed["allow"]),
         owners=owners,
+        indexes=indexes,
     )
+
+
+def _indexes(data: dict[str, Any], lines: list[str], problems: list[str]) -> tuple[IndexSpec, ...]:
+    """The ``[[indexes]]`` tables: private indexes whose projects are internal names."""
+    value = data.get("indexes", [])
+    line = _line_of_key(lines, "indexes")
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        problems.append(f"line {line}: indexes must be [[indexes]] tables")
+        return ()
+    specs: list[IndexSpec] = []
+    for number, table in enumerate(value, start=1):
+        where = f"line {line}: indexes #{number}"
+        for key in table:
+            if key not in _INDEX_KEYS:
+                problems.append(
+                    f"{where}: unknown key {key!r} (expected one of {', '.join(_INDEX_KEYS)})"
+                )
+        fields = {k: table.get(k) for k in _INDEX_KEYS}
+        bad = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            problems.append(f"{where}: {', '.join(bad)} must be strings")
+            continue
+        url = fields["url"]
+        problem = _index_url_problem(url)
+        if problem:
+            problems.append(f"{where}: {problem}")
+            continue
+        assert isinstance(url, str)
+        for key in _INDEX_KEYS[1:]:
+            env = fields[key]
+            if env is not None and not _ENV_NAME.fullmatch(env):
+                problems.append(f"{where}: {key} must name an environment variable")
+        if fields["token_env"] and (fields["username_env"] or fields["password_env"]):
+            problems.append(f"{where}: give token_env or username_env/password_env, not both")
+        if fields["password_env"] and not fields["username_env"]:
+            problems.append(f"{where}: password_env needs username_env")
+        specs.append(
+            IndexSpec(
+                url=url if url.endswith("/") else url + "/",
+                username_env=fields["username_env"],
+                password_env=fields["password_env"],
+                token_env=fields["token_env"],
+            )
+        )
+    urls = [s.url for s in specs]
+    for url in sorted({u for u in urls if urls.count(u) > 1}):
+        problems.append(f"line {line}: index {url} is listed twice")
+    return tuple(specs)
+
+
+def _index_url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be a private index's simple API root, or None."""
+    if not isinstance(url, str) or not url:
+        return "url is required"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "url must be an http:// or https:// URL"
+    if parts.username is not None or parts.password is not None:
+        # The file is shared and committed; the environment holds secrets.
+        return "url must not hold credentials; name them with username_env/password_env"
+    if parts.query or parts.fragment:
+        return "url must not have a query or fragment"
+    return None
 
 
 def _string_list(

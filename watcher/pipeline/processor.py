@@ -26,7 +26,7 @@ from watcher.matching.live import CatalogView, LiveCatalog
 from watcher.pipeline.observation import Observation
 from watcher.pipeline.recorder import Recorder
 from watcher.pypi import IndexClient, ProjectInfo
-from watcher.store import Database, DatabaseError, events
+from watcher.store import Database, DatabaseError, events, ownership
 from watcher.store.base import utcnow
 from watcher.store.events import ClaimedEvent
 
@@ -190,6 +190,13 @@ class Pipeline:
         alerts = 0
         async with self._db.write() as session:
             now = self._clock()
+            if matches and ours:
+                assert info is not None
+                await self.recorder.record_ours(session, info, now)
+            elif matches:
+                # Recorded as ours before: still ours when none of our owners is left in
+                # its roles (that is a takeover, alerted as one), never a squat.
+                ours = await ownership.is_ours(session, norm)
             for event in group:
                 if matches and not ours:
                     observation = Observation(
@@ -213,11 +220,12 @@ class Pipeline:
                         session,
                         norm,
                         event.name,
-                        event.detail,
                         grants,
-                        event.serial,
-                        event.source,
-                        now,
+                        change=event.detail,
+                        source=event.source,
+                        now=now,
+                        owners=info.owners if info else (),
+                        organization=info.organization if info else None,
                     )
             await events.finish_events(session, [e.id for e in group], self._worker)
         return alerts

@@ -4,7 +4,8 @@ transaction (so a source can write them together with its cursor)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from itertools import groupby
 
@@ -13,7 +14,17 @@ from packaging.utils import NormalizedName
 from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage, RoleGrant
 from watcher.catalog.model import Catalog
 from watcher.matching import Match
+from watcher.matching.risk import Assessment, assess_matches, strongest
+from watcher.pipeline import roles
 from watcher.pipeline.observation import Observation
+from watcher.pipeline.risk import (
+    observed_releases,
+    queue_rise,
+    reassess_open,
+    record_of,
+    risk_fields,
+)
+from watcher.pypi import ProjectInfo
 from watcher.store import Session, findings, history, outbox
 from watcher.store.models import EventSource, FindingStatus
 
@@ -52,6 +63,8 @@ class Recorder:
             ),
         )
         added = await self._store_releases(session, project_id, obs, now)
+        # One assessment per match, from both sides' versions, for the findings and alerts.
+        assessed = assess_matches(obs.matches, catalog, observed_releases(obs))
         keys = {(m.internal_name, str(m.kind)) for m in obs.matches}
         reopened = await findings.reopen_findings(session, obs.public_name, keys, now)
         # Findings resolved when their internal name left the catalog, which has it again:
@@ -59,7 +72,10 @@ class Recorder:
         rejoined = await findings.reopen_findings(
             session, obs.public_name, keys, now, resolutions=(findings.LEFT_CATALOG,)
         )
-        new = await add_findings(session, obs.matches, now)
+        new = await add_findings(session, obs.matches, now, assessed)
+        # Either side may have changed since the findings were stored (a public release
+        # above ours): a rise is alerted below, a fall only stored.
+        rises = [c for c in await reassess_open(session, obs.public_name, assessed, now) if c.rose]
         alerts = 0
         if reopened:
             # The name was removed from the index and is back: alert again.
@@ -77,12 +93,18 @@ class Recorder:
                 alerts += await self._update(
                     session, catalog, obs, display, now, AlertKind.OWNER, key
                 )
-            elif released is not None:
+            elif released is not None and not rises:
                 # Bounded as stored: a hostile version must not overflow the key's column.
                 key = f"release:{obs.public_name}=={history.storable_version(released)}"
                 alerts += await self._update(
                     session, catalog, obs, display, now, AlertKind.RELEASE, key, released
                 )
+            if rises:
+                # The release (if any) that raised the risk is told in this one alert.
+                risen = {c.finding.key for c in rises}
+                hit = [m for m in obs.matches if (m.internal_name, str(m.kind)) in risen]
+                message = self._message(catalog, obs, hit, display, AlertKind.RISK, released)
+                alerts += await queue_rise(session, message, rises, now)
         if rejoined:
             protected = {f.key for f in rejoined}
             new += [m for m in obs.matches if (m.internal_name, m.kind) in protected]
@@ -115,6 +137,7 @@ class Recorder:
                 yanked=release.yanked,
                 author=obs.author,
                 owners=owners,
+                digests=list(release.digests),
             )
             if await history.add_release(session, project_id, new):
                 added.add(release.version)
@@ -217,7 +240,8 @@ class Recorder:
         It was installable while it lasted, so security must hear of it; there are no
         details to fetch any more (the JSON API answers 404 for a removed project).
         """
-        new = await add_findings(session, obs.matches, now)
+        assessed = assess_matches(obs.matches, catalog, observed_releases(obs))
+        new = await add_findings(session, obs.matches, now, assessed)
         if not new:
             return 0  # already known: its removal note, if any, says the rest
         await findings.resolve_open_findings(session, [obs.public_name], now)
@@ -229,35 +253,35 @@ class Recorder:
         session: Session,
         public: NormalizedName,
         display: str,
+        grants: Sequence[RoleGrant],
+        *,
         change: str,
-        grants: list[RoleGrant],
-        serial: int | None,
         source: str,
         now: datetime,
+        owners: Sequence[str] = (),
+        organization: str | None = None,
     ) -> int:
-        """Somebody who is not us gained a role on our own public project (a takeover looks
-        exactly like this): queue one alert; 1 if it was new."""
-        message = AlertMessage(
-            kind=AlertKind.OURS,
-            public_name=public,
-            display_name=display,
-            matches=[
-                AlertMatch(
-                    internal_name=public,
-                    internal_display=display,
-                    kind="ours",
-                    detail=f"{g.user} became {g.role}; not one of the catalog's owners",
-                    severity="high",
-                )
-                for g in grants
-            ],
-            severity="high",
-            project_url=self._link(public, None),
-            source=source,
+        """Somebody who is not us holds a role on our own public project (a takeover looks
+        exactly like this): queue one critical alert per grant not alerted yet, whichever
+        path saw it first (the change log or the ownership audit); return how many."""
+        count = 0
+        for key, message in await roles.role_alerts(
+            session,
+            self._link,
+            public,
+            display,
+            grants,
             change=change,
-            grants=grants,
-        )
-        return await enqueue(session, f"ours:{public}:{serial}", message, now)
+            source=source,
+            owners=owners,
+            organization=organization,
+        ):
+            count += await enqueue(session, key, message, now)
+        return count
+
+    async def record_ours(self, session: Session, info: ProjectInfo, now: datetime) -> None:
+        """Record a public project owned by one of our owners as ours."""
+        await roles.record_ours(session, info, now)
 
     def _message(
         self,
@@ -271,7 +295,9 @@ class Recorder:
         info = obs.info
         version = version or obs.version or obs.latest
         first = info.releases[0].upload_time if info and info.releases else None
-        return AlertMessage(
+        assessed = assess_matches(matches, catalog, observed_releases(obs))
+        top, overall = strongest(assessed)
+        message = AlertMessage(
             kind=kind,
             public_name=obs.public_name,
             display_name=display,
@@ -281,11 +307,11 @@ class Recorder:
                     internal_display=catalog.display(m.internal_name),
                     kind=str(m.kind),
                     detail=m.detail,
-                    severity=str(m.severity),
+                    severity=str(assessed[m].risk),
                 )
                 for m in matches
             ],
-            severity=str(max(m.severity for m in matches)),
+            severity=str(overall.risk),
             project_url=self._link(obs.public_name, version),
             source=obs.source,
             version=version,
@@ -296,10 +322,17 @@ class Recorder:
             organization=info.organization if info else None,
             first_release=first.isoformat() if first else None,
         )
+        return replace(message, **risk_fields(catalog, top.internal_name, overall))
 
 
-async def add_findings(session: Session, matches: list[Match], now: datetime) -> list[Match]:
-    """Store a finding per match; return the matches that were not findings yet."""
+async def add_findings(
+    session: Session,
+    matches: list[Match],
+    now: datetime,
+    assessed: Mapping[Match, Assessment] | None = None,
+) -> list[Match]:
+    """Store a finding per match (with its assessed risk, when given); return the matches
+    that were not findings yet."""
     return [
         m
         for m in matches
@@ -310,6 +343,7 @@ async def add_findings(session: Session, matches: list[Match], now: datetime) ->
             kind=m.kind,
             detail=m.detail,
             now=now,
+            risk=record_of(assessed[m]) if assessed and m in assessed else None,
         )
     ]
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import math
-import random
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,15 +22,15 @@ from watcher.errors import (
 from watcher.names import canonical
 from watcher.pypi.details import project_info
 from watcher.pypi.feeds import parse_feed
+from watcher.pypi.http import Requester, new_session
 from watcher.pypi.journal import JournalRow, call_body, parse_answer, parse_rows, parse_serial
 from watcher.pypi.models import FeedKind, FeedPage, ProjectInfo
+from watcher.pypi.pages import ProjectPage, parse_project_page
 from watcher.pypi.probe import (
     PROBE_BYTES,
     Answer,
     feed_problem,
     parent_candidates,
-    read_capped,
-    read_head,
     simple_root_problem,
 )
 from watcher.pypi.simple import (
@@ -48,9 +45,6 @@ log = logging.getLogger(__name__)
 
 _FEED_PATHS = {FeedKind.UPDATES: "/rss/updates.xml", FeedKind.PACKAGES: "/rss/packages.xml"}
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_AFTER = 60.0
-_CONNECT_TIMEOUT = 10.0
 
 
 @asynccontextmanager
@@ -64,11 +58,8 @@ async def open_index_client(
     ``settings.user_agent``, over at most ``connections`` connections at once. Non-2xx
     answers are handled by the client, not raised by aiohttp.
     """
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=connections),
-        timeout=aiohttp.ClientTimeout(total=settings.timeout, connect=_CONNECT_TIMEOUT),
-        headers={"User-Agent": settings.user_agent},
-        raise_for_status=False,
+    session = new_session(
+        timeout=settings.timeout, user_agent=settings.user_agent, connections=connections
     )
     async with session:
         yield IndexClient(
@@ -107,22 +98,19 @@ class IndexClient:
         max_journal_bytes: int = 64 * 1024 * 1024,
         backoff: float = 0.5,
     ) -> None:
-        self._session = session
         bare, user, password = split_credentials(base_url)
         self._base = bare.rstrip("/")
-        # aiohttp drops this header on a redirect to another origin.
-        self._auth = (
+        auth = (
             {"Authorization": aiohttp.encode_basic_auth(user, password or "")}
             if user is not None
             else {}
         )
         register_secret(password)  # the log handler masks it, should a library repeat it
-        self._retries = retries
+        self._http = Requester(session, retries=retries, backoff=backoff, auth=auth)
         self._max_feed_bytes = max_feed_bytes
         self._max_json_bytes = max_json_bytes
         self._max_index_bytes = max_index_bytes
         self._max_journal_bytes = max_journal_bytes
-        self._backoff = backoff
         self._confirmed = False
 
     @property
@@ -149,7 +137,7 @@ class IndexClient:
         retries), which says nothing about the URL.
         """
         root = f"{self._base}/simple/"
-        answer = await self._request(
+        answer = await self._http.request(
             "GET",
             root,
             headers={"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"},
@@ -160,7 +148,9 @@ class IndexClient:
         if problem is not None:
             raise await self._not_an_index(f"/simple/ {problem}")
         feed = self._base + _FEED_PATHS[FeedKind.UPDATES]
-        answer = await self._request("GET", feed, headers={}, max_bytes=PROBE_BYTES, head_only=True)
+        answer = await self._http.request(
+            "GET", feed, headers={}, max_bytes=PROBE_BYTES, head_only=True
+        )
         problem = feed_problem(answer)
         if problem is not None:
             raise await self._not_an_index(
@@ -178,7 +168,7 @@ class IndexClient:
             # Ambiguous (".../pypi/simple"): suggest the first parent that is an index.
             for parent, looks_like in candidates:
                 try:
-                    probe = await self._request(
+                    probe = await self._http.request(
                         "GET",
                         f"{parent}/simple/",
                         headers={"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"},
@@ -295,6 +285,30 @@ class IndexClient:
             return False
         raise BadResponse(url, f"HTTP {answer.status}")
 
+    async def project_page(self, name: str) -> ProjectPage | None:
+        """The public project's files and versions from its simple page (``/simple/<name>/``,
+        PEP 691 JSON, else PEP 503 HTML), or ``None`` when the index answers 404 (no such
+        project). Used to tell a private index's mirror of a public project from our own.
+        """
+        norm = canonical(name)
+        url = f"{self._base}/simple/{norm}/"
+        answer = await self._get(
+            url,
+            headers={"Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"},
+            max_bytes=self._max_json_bytes,
+        )
+        if answer.status == 404:
+            return None
+        if answer.status != 200:
+            raise BadResponse(url, f"HTTP {answer.status}")
+        return parse_project_page(
+            answer.body,
+            url=url,
+            name=norm,
+            content_type=answer.headers.get("Content-Type", ""),
+            etag=answer.headers.get("ETag"),
+        )
+
     async def journal_last_serial(self) -> int:
         """The newest serial of the index's change log (XML-RPC ``changelog_last_serial``)."""
         url, value = await self._xmlrpc("changelog_last_serial")
@@ -310,7 +324,7 @@ class IndexClient:
 
     async def _xmlrpc(self, method: str, *params: int) -> tuple[str, Any]:
         url = f"{self._base}/pypi"
-        answer = await self._request(
+        answer = await self._http.request(
             "POST",
             url,
             headers={"Content-Type": "text/xml", "Accept": "text/xml"},
@@ -323,65 +337,7 @@ class IndexClient:
 
     async def _get(self, url: str, *, headers: Mapping[str, str], max_bytes: int) -> Answer:
         """GET with retries. ``max_bytes=0`` means the body is not wanted and not read."""
-        return await self._request("GET", url, headers=headers, max_bytes=max_bytes)
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        max_bytes: int,
-        data: bytes | None = None,
-        head_only: bool = False,
-        retries: int | None = None,
-    ) -> Answer:
-        """One call with retries. ``head_only`` reads at most ``max_bytes`` of the body and
-        drops the rest (instead of refusing a longer body)."""
-        # Only idempotent calls come here (GETs and read-only XML-RPC), so retrying is safe.
-        retries = self._retries if retries is None else retries
-        attempt = 0
-        while True:
-            delay: float | None = None
-            try:
-                async with self._session.request(
-                    method, url, headers={**headers, **self._auth}, data=data
-                ) as resp:
-                    if resp.status in _RETRY_STATUSES:
-                        reason = f"HTTP {resp.status}"
-                        delay = _retry_after(resp.headers.get("Retry-After"))
-                    elif head_only:
-                        body, truncated = await read_head(resp, max_bytes)
-                        moved = str(resp.url) if resp.history else None
-                        return Answer(resp.status, resp.headers, body, truncated, moved)
-                    else:
-                        body = await read_capped(resp, url, max_bytes) if max_bytes else b""
-                        return Answer(resp.status, resp.headers, body)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if attempt >= retries:
-                raise IndexUnavailable(url, f"{reason} (after {attempt + 1} attempts)")
-            wait = delay if delay is not None else self._backoff * 2**attempt
-            wait *= 1 + random.random() / 4  # noqa: S311 - jitter, not cryptography
-            # Debug only: a retry that works is routine, and one that does not ends in
-            # IndexUnavailable, which the caller reports (once, not once per attempt).
-            log.debug(
-                "index request %s failed (%s); retry %d in %.1fs", url, reason, attempt + 1, wait
-            )
-            await asyncio.sleep(wait)
-            attempt += 1
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    if math.isnan(seconds):  # "nan" passes float() and min/max, then sleeps forever
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+        return await self._http.request("GET", url, headers=headers, max_bytes=max_bytes)
 
 
 def _serial_header(header: str | None) -> int | None:

@@ -3,6 +3,7 @@ name). Every field is data from the index: a missing or odd one is ``None``, nev
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,10 @@ from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from watcher.pypi.models import ProjectInfo, ReleaseInfo
+
+# A file's SHA-256 as the index writes it; anything else (upper case, short, a hostile
+# string) is skipped: a digest is compared with ours, never shown or trusted as text.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def project_info(norm: NormalizedName, data: dict[str, Any]) -> ProjectInfo:
@@ -43,6 +48,7 @@ def project_info(norm: NormalizedName, data: dict[str, Any]) -> ProjectInfo:
 
 def _release(version: str, files: Any) -> ReleaseInfo:
     names: list[str] = []
+    digests: set[str] = set()
     times: list[datetime] = []
     yanked = False
     for item in files if isinstance(files, list) else []:
@@ -50,6 +56,9 @@ def _release(version: str, files: Any) -> ReleaseInfo:
             continue
         if isinstance(item.get("filename"), str):
             names.append(item["filename"])
+        digest = _sha256(item.get("digests"))
+        if digest is not None:
+            digests.add(digest)
         stamp = _timestamp(item.get("upload_time_iso_8601") or item.get("upload_time"))
         if stamp is not None:
             times.append(stamp)
@@ -59,7 +68,13 @@ def _release(version: str, files: Any) -> ReleaseInfo:
         upload_time=min(times) if times else None,
         files=tuple(sorted(names)),
         yanked=yanked,
+        digests=tuple(sorted(digests)),
     )
+
+
+def _sha256(digests: Any) -> str | None:
+    value = digests.get("sha256") if isinstance(digests, dict) else None
+    return value if isinstance(value, str) and _SHA256.fullmatch(value) else None
 
 
 def _version_order(release: ReleaseInfo) -> tuple[int, Version | str]:

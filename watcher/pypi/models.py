@@ -43,6 +43,16 @@ class FeedPage:
 
 
 @dataclass(frozen=True)
+class DistFile:
+    """One distribution file as a simple API project page lists it (PEP 503/691/700)."""
+
+    filename: str
+    sha256: str | None  # lower-case hex; None when the index gives no SHA-256
+    upload_time: datetime | None = None  # PEP 700, where the index gives it
+    yanked: bool = False
+
+
+@dataclass(frozen=True)
 class ReleaseInfo:
     """One release of a public project as the JSON API describes it."""
 
@@ -50,6 +60,8 @@ class ReleaseInfo:
     upload_time: datetime | None  # earliest file upload
     files: tuple[str, ...]
     yanked: bool
+    # SHA-256 of its files (64 lower-case hex each), those the index gave; () = unknown.
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

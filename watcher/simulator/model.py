@@ -101,9 +101,10 @@ def is_prerelease(version: str) -> bool:
         return False
 
 
-def _make_file(normalized: str, version: str) -> IndexFile:
-    # Deterministic content, so digests and sizes are stable from run to run.
-    content = f"fake sdist of {normalized} {version}\n".encode() * 32
+def _make_file(normalized: str, version: str, variant: str = "") -> IndexFile:
+    # Deterministic content, so digests and sizes are stable from run to run (and two
+    # simulators holding the same release serve the same file, as a mirror would).
+    content = f"fake sdist of {normalized} {version}{variant}\n".encode() * 32
     return IndexFile(
         filename=f"{normalized.replace('-', '_')}-{version}.tar.gz",
         size=len(content),
@@ -203,8 +204,13 @@ class IndexState:
         owners: Sequence[str] = ("someone",),
         organization: str | None = None,
         upload_time: datetime | None = None,
+        variant: str = "",
     ) -> None:
         """Upload ``version`` of ``name`` (any display spelling) with one sdist.
+
+        The sdist's content follows from the name and version, so another simulator
+        holding the same release serves the same file (same SHA-256); a ``variant`` makes
+        different content (a rebuilt or a forged file under the same name).
 
         A new name is registered first, with ``owners`` and ``organization``
         (it then tops the packages feed); for an existing project those two are
@@ -225,7 +231,7 @@ class IndexState:
             summary=summary,
             author=author,
             author_email=author_email,
-            file=_make_file(project.normalized, version),
+            file=_make_file(project.normalized, version, variant),
         )
         project.releases.append(release)
         self._log(project, version, "new release")

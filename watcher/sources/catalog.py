@@ -18,10 +18,15 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 
 from watcher.catalog import Catalog
+from watcher.catalog.files import read_catalog_file
+from watcher.catalog.merge import digest as merged_digest
+from watcher.catalog.merge import merge
 from watcher.errors import CatalogError, IndexClientError, IndexUnavailable
-from watcher.matching import CatalogMatcher
-from watcher.matching.live import CatalogChange, CatalogView, LiveCatalog, diff, load_view
+from watcher.matching import CatalogMatcher, build_matcher
+from watcher.matching.live import CatalogChange, CatalogView, LiveCatalog, diff
+from watcher.pipeline.risk import reassess_all
 from watcher.pypi import IndexClient
+from watcher.sources.indexes import PrivateIndexes
 from watcher.store import Database, events, findings, listing
 from watcher.store import catalog as catalog_store
 from watcher.store.base import utcnow
@@ -42,6 +47,7 @@ class ReloadReport:
     error: str | None = None
     change: CatalogChange | None = None
     resolved: int = 0
+    risen: int = 0  # findings whose risk rose with the new catalog
 
 
 class CatalogSource:
@@ -54,13 +60,20 @@ class CatalogSource:
         catalog: LiveCatalog,
         *,
         path: Path | None = None,
+        indexes: PrivateIndexes | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = db
         self._client = client
         self._catalog = catalog
         self._path = path
+        self._indexes = indexes
         self._clock = clock
+        # The file as last read well (its catalog and digest): what the indexes merge into,
+        # also while a broken file is being fixed.
+        view = catalog.current
+        self._file: tuple[Catalog, str] = (view.catalog, view.digest)
+        self._force_indexes = False
         # The poll job and a reload may both check new entries: one at a time.
         self._checking = asyncio.Lock()
         self._all_checked: str | None = None  # digest of a catalog whose entries all were
@@ -74,7 +87,32 @@ class CatalogSource:
         # "database is locked", when another writer committed in between).
         async with self._db.write() as session:
             await catalog_store.save_loaded(session, _status(view))
-            await catalog_store.keep_only(session, [view.source])
+            await catalog_store.keep_only(
+                session, [view.source, *(i.url for i in view.catalog.indexes)]
+            )
+
+    def read_indexes_now(self) -> None:
+        """Read every private index at the next reload, whenever they were last read
+        (SIGHUP)."""
+        self._force_indexes = True
+
+    async def restore(self) -> None:
+        """Put the private indexes' last good loads (from the database) in use, before the
+        first reload reads them: a restart while an index is down protects its names."""
+        if self._indexes is None or not self._file[0].indexes:
+            return
+        contents = await self._indexes.restore(self._file[0].indexes)
+        catalog = merge(self._file[0], contents)
+        view = self._catalog.current
+        self._catalog.swap(
+            CatalogView(
+                catalog,
+                build_matcher(catalog),
+                view.source,
+                merged_digest(self._file[1], catalog),
+                view.loaded_at,
+            )
+        )
 
     async def reload(self) -> ReloadReport:
         """Read the catalog file again; put it in use if it changed and is valid.
@@ -83,32 +121,39 @@ class CatalogSource:
         use as it is; the error is logged once (until it changes) and kept for the status.
         """
         report = ReloadReport()
-        if self._path is None:
-            return report
         current = self._catalog.current
-        try:
-            view = load_view(self._path, self._clock())
-        except CatalogError as exc:
-            report.error = str(exc)
-            if report.error != self._catalog.last_error:
-                log.error(
-                    "catalog reload failed; still using the catalog loaded at %s: %s",
-                    current.loaded_at.isoformat(),
-                    exc,
-                )
-                async with self._db.write() as session:
-                    await catalog_store.save_error(
-                        session, current.source, report.error, self._clock()
+        if self._path is not None:
+            try:
+                self._file = read_catalog_file(self._path)
+            except CatalogError as exc:
+                report.error = str(exc)
+                if report.error != self._catalog.last_error:
+                    log.error(
+                        "catalog reload failed; still using the catalog loaded at %s: %s",
+                        current.loaded_at.isoformat(),
+                        exc,
                     )
-                # Only once stored: a failed write is retried (and logged) at the next look.
-                self._catalog.last_error = report.error
-            return report
-        if view.digest == current.digest:
-            if self._catalog.last_error is not None:
+                    async with self._db.write() as session:
+                        await catalog_store.save_error(
+                            session, current.source, report.error, self._clock()
+                        )
+                    # Only once stored: a failed write is retried (and logged) at the next look.
+                    self._catalog.last_error = report.error
+                if self._indexes is None or not self._file[0].indexes:
+                    return report
+        file, file_digest = self._file
+        catalog = file
+        if self._indexes is not None and file.indexes:
+            force, self._force_indexes = self._force_indexes, False
+            catalog = merge(file, await self._indexes.load(file.indexes, force=force))
+        digest = merged_digest(file_digest, catalog)
+        if digest == current.digest:
+            if self._catalog.last_error is not None and report.error is None:
                 # Fixed back to what is in use: nothing to swap, the error is history.
                 await self.record_loaded()
                 self._catalog.last_error = None
             return report
+        view = CatalogView(catalog, build_matcher(catalog), current.source, digest, self._clock())
         change = diff(current.catalog, view.catalog)
         now = self._clock()
         # The database first: if this fails, nothing is swapped and the next look retries.
@@ -122,6 +167,11 @@ class CatalogSource:
         # Put back later, they are matched against the stored listing again.
         self._matched.difference_update(removed)
         self._catalog.swap(view)
+        # Our versions may have changed (a release of ours, an index now read): every open
+        # exact or prefix finding is weighed again, a risk that rose alerted once.
+        async with self._db.write() as session:
+            rose = await reassess_all(session, view.catalog, now, self._client.project_url)
+        report.risen = sum(1 for c in rose if c.rose)
         report.changed, report.change = True, change
         log.info(
             "catalog reloaded from %s: %d names (+%d -%d), %d prefixes (+%d -%d)",
@@ -143,6 +193,11 @@ class CatalogSource:
                 finding.internal_name,
             )
         await self.record_loaded()
+        if report.error is not None:
+            # The indexes changed while the file is broken: the file's error still stands.
+            async with self._db.write() as session:
+                await catalog_store.save_error(session, view.source, report.error, now)
+            self._catalog.last_error = report.error
         await self.check()  # names and prefixes added: matched and asked at once
         return report
 

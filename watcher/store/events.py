@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.errors import InvalidName
-from watcher.names import canonical
+from watcher.names import canonical, spelling_of
 from watcher.store.base import clean_text, error_text, record
 from watcher.store.models import NAME_LENGTH, EventKind, EventSource, IndexEvent
 
@@ -93,7 +93,7 @@ def storable(event: NewEvent) -> NewEvent | None:
         norm = canonical(event.normalized_name)
     except InvalidName:
         return None
-    name = event.name if _spells(event.name, norm) else norm
+    name = spelling_of(event.name, norm)
     return NewEvent(
         normalized_name=norm,
         name=name,
@@ -105,14 +105,6 @@ def storable(event: NewEvent) -> NewEvent | None:
         published_at=event.published_at,
         author=clean_text(event.author),
     )
-
-
-def _spells(name: str, norm: str) -> bool:
-    """Whether ``name`` is a valid spelling of the canonical name ``norm``."""
-    try:
-        return canonical(name) == norm
-    except InvalidName:
-        return False
 
 
 async def claim_events(

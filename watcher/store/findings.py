@@ -14,6 +14,35 @@ from watcher.store.models import Finding, FindingStatus
 
 REMOVED_FROM_INDEX = "removed from the index"
 LEFT_CATALOG = "no longer in the catalog"
+# The reason is ours, but it quotes versions from the index: bounded like free text.
+_REASON_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class RiskRecord:
+    """An assessed risk as stored on a finding: a Risk's lower-case name, why, and whether
+    the public project predates our first internal upload."""
+
+    risk: str
+    reason: str
+    predates: bool | None
+
+    @classmethod
+    def of(cls, risk: str, reason: str, predates: bool | None) -> RiskRecord:
+        """A record with its reason made storable (so it compares equal to the stored one)."""
+        return cls(risk, clean_text(reason, _REASON_LIMIT) or "", predates)
+
+    def stored_on(self, finding: FindingRow) -> bool:
+        """True if ``finding`` already says exactly this."""
+        return (finding.risk, finding.risk_reason, finding.predates) == (
+            self.risk,
+            self.reason,
+            self.predates,
+        )
+
+
+def _risk_values(risk: RiskRecord) -> dict[str, object]:
+    return {"risk": risk.risk, "risk_reason": risk.reason, "predates": risk.predates}
 
 
 @dataclass(frozen=True)
@@ -29,6 +58,10 @@ class FindingRow:
     first_seen_at: datetime
     updated_at: datetime
     resolution: str | None
+    # The risk last assessed from both sides' versions (None: recorded before risks were).
+    risk: str | None = None
+    risk_reason: str | None = None
+    predates: bool | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -48,8 +81,13 @@ async def add_finding(
     kind: str,
     detail: str,
     now: datetime,
+    risk: RiskRecord | None = None,
 ) -> bool:
-    """Open a finding unless one exists for the same names and kind; True if it was new."""
+    """Open a finding unless one exists for the same names and kind; True if it was new.
+
+    ``risk`` is its assessed risk, stored with it (a finding that exists keeps its own).
+    """
+    assessed = _risk_values(risk) if risk is not None else {}
     table: Table = Finding.__table__  # type: ignore[assignment]
     result = await session.execute(
         upsert_insert(session, table)
@@ -61,6 +99,7 @@ async def add_finding(
             status=FindingStatus.OPEN,
             first_seen_at=now,
             updated_at=now,
+            **assessed,
         )
         .on_conflict_do_nothing(index_elements=["public_name", "internal_name", "kind"])
         .returning(table.c.id)
@@ -178,3 +217,20 @@ async def touch_open(session: AsyncSession, public_name: str, now: datetime) -> 
         .where(Finding.public_name == public_name, Finding.status == FindingStatus.OPEN)
         .values(updated_at=now)
     )
+
+
+async def set_risk(session: AsyncSession, finding_id: int, risk: RiskRecord, now: datetime) -> None:
+    """Store a finding's re-assessed risk."""
+    await session.execute(
+        update(Finding).where(Finding.id == finding_id).values(updated_at=now, **_risk_values(risk))
+    )
+
+
+async def open_findings(session: AsyncSession, kinds: Collection[str]) -> list[FindingRow]:
+    """Every open finding of the given kinds, by public name (for re-assessing them)."""
+    rows = await session.execute(
+        select(Finding)
+        .where(Finding.status == FindingStatus.OPEN, Finding.kind.in_(list(kinds)))
+        .order_by(Finding.public_name, Finding.id)
+    )
+    return [_row(f) for f in rows.scalars()]

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.errors import InvalidName
-from watcher.names import canonical
+from watcher.names import spelling_of
 from watcher.store.base import clean_list, clean_text, record, upsert_insert
 from watcher.store.models import NAME_LENGTH, PublicProject, Release
 
@@ -45,6 +44,7 @@ class ReleaseRecord:
     yanked: bool = False
     author: str | None = None
     owners: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # the files' SHA-256 (hex)
 
 
 async def upsert_project(
@@ -55,7 +55,7 @@ async def upsert_project(
     details: ProjectDetails,
 ) -> tuple[int, str]:
     """Insert or refresh a public project; return its id and display name."""
-    name = display_name(name, normalized_name)
+    name = spelling_of(name, normalized_name)
     details = _storable(details)
     table: Table = PublicProject.__table__  # type: ignore[assignment]
     await session.execute(
@@ -84,14 +84,6 @@ async def upsert_project(
     return project.id, project.name
 
 
-def display_name(name: str, normalized_name: str) -> str:
-    """``name`` if it is a valid spelling of ``normalized_name``, else the latter."""
-    try:
-        return name if canonical(name) == normalized_name else normalized_name
-    except InvalidName:
-        return normalized_name
-
-
 def storable_version(version: str) -> str:
     """A version as stored: fit for its column (cut with a digest when too long)."""
     return clean_text(version, NAME_LENGTH) or ""
@@ -118,6 +110,8 @@ async def add_release(session: AsyncSession, project_id: int, release: ReleaseRe
         "author": clean_text(release.author),
         "owners": clean_list(release.owners),
         "files": clean_list(release.files),
+        # Validated hex digests (pypi.details): kept as they are, at most one per file.
+        "digests": list(release.digests)[: max(len(release.files), 1) * 4],
     }
     result = await session.execute(
         upsert_insert(session, table)
@@ -137,5 +131,12 @@ async def project_history(session: AsyncSession, normalized_name: str) -> list[R
         .order_by(Release.id)
     )
     return [
-        record(ReleaseRecord, r, files=list(r.files), owners=list(r.owners)) for r in rows.scalars()
+        record(
+            ReleaseRecord,
+            r,
+            files=list(r.files),
+            owners=list(r.owners),
+            digests=list(r.digests or []),
+        )
+        for r in rows.scalars()
     ]

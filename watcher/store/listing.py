@@ -335,3 +335,22 @@ async def stored_names(session: AsyncSession) -> AsyncIterator[list[tuple[str, s
     )
     async for batch in result.partitions(_BATCH):
         yield [(str(r[0]), str(r[1]), r[2]) for r in batch]
+
+
+async def has_listing(session: AsyncSession) -> bool:
+    """True once a whole listing of the index has been applied."""
+    return await get_state(session) is not None
+
+
+async def stored_among(session: AsyncSession, names: Sequence[str]) -> set[str]:
+    """Which of ``names`` (canonical) the stored listing holds as on the index now."""
+    found: set[str] = set()
+    for start in range(0, len(names), 500):
+        rows = await session.execute(
+            select(IndexProject.normalized_name).where(
+                IndexProject.normalized_name.in_(names[start : start + 500]),
+                IndexProject.removed_at.is_(None),
+            )
+        )
+        found.update(str(n) for (n,) in rows)
+    return found

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import expression
 
 from watcher.store.base import Base, utcnow
 
@@ -86,6 +87,10 @@ class PublicProject(Base):
     owners: Mapped[list[str]] = mapped_column(JSON, default=list)
     organization: Mapped[str | None] = mapped_column(NAME)
     last_serial: Mapped[int | None] = mapped_column(BigInteger)
+    # One of our own public projects (owned by one of the catalog's owners when first
+    # seen): audited for strangers' roles on every catalog reload. It stays ours when
+    # our owners lose their roles: that is a takeover, to be alerted, not forgotten.
+    ours: Mapped[bool] = mapped_column(default=False, server_default=expression.false())
 
     releases: Mapped[list[Release]] = relationship(
         back_populates="project", order_by="Release.id", lazy="raise"
@@ -103,6 +108,9 @@ class Release(Base):
     version: Mapped[str] = mapped_column(NAME)
     upload_time: Mapped[datetime | None]
     files: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # SHA-256 of the files (hex), when the details gave them: "same version, other files"
+    # is told from them.
+    digests: Mapped[list[str] | None] = mapped_column(JSON)
     yanked: Mapped[bool] = mapped_column(default=False)
     author: Mapped[str | None] = mapped_column(Text)
     owners: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -128,6 +136,11 @@ class Finding(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Why it was last resolved ("removed from the index", "no longer in the catalog").
     resolution: Mapped[str | None] = mapped_column(Text)
+    # The risk last assessed from both sides' versions (a Risk's name), why, and whether
+    # the public project predates our first internal upload (a real project, not a squat).
+    risk: Mapped[str | None] = mapped_column(String(16))
+    risk_reason: Mapped[str | None] = mapped_column(Text)
+    predates: Mapped[bool | None]
 
 
 class OutboxAlert(Base):
@@ -259,3 +272,26 @@ class CatalogState(Base):
     owners: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     error_at: Mapped[datetime | None]
+    # A private index: names taken as mirrors of public projects, failing since when, and
+    # when that outage was alerted (once; cleared with the recovery alert).
+    mirrored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failing_since: Mapped[datetime | None]
+    down_alerted_at: Mapped[datetime | None]
+
+
+class CatalogPackage(Base):
+    """The last good load of one project of a private index: kept so a restart while the
+    index is down protects the same names and versions."""
+
+    __tablename__ = "catalog_packages"
+
+    source: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    normalized_name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME)
+    versions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # [filename, sha256 or null, upload time ISO or null] per file
+    files: Mapped[list[list[str | None]]] = mapped_column(JSON, default=list)
+    # Why the name is a mirror of a public project (null: ours, protected).
+    mirrored: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)

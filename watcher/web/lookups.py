@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from watcher.errors import LookupsSaturated
-from watcher.pypi import IndexClient
+from watcher.pypi import IndexClient, ProjectInfo
 
 T = TypeVar("T")
 
@@ -79,6 +79,12 @@ class IndexLookups:
             self._inflight[name] = task
             task.add_done_callback(lambda done: self._finished(name, done))
         return await asyncio.shield(task)
+
+    async def project(self, name: str) -> ProjectInfo:
+        """A public project's details (:meth:`IndexClient.project`), within the same limit
+        of look-ups at once; not cached (asked only for an exact match of a versioned
+        internal name)."""
+        return await self._limited(lambda: self._client.project(name))
 
     def _finished(self, name: str, task: asyncio.Task[bool]) -> None:
         self._inflight.pop(name, None)

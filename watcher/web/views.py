@@ -175,6 +175,10 @@ def coverage_json(cov: Coverage) -> dict[str, Any]:
                 "owners": c.owners,
                 "last_error": c.last_error,
                 "error_at": _iso(c.error_at),
+                # A private index: names taken as mirrors; failing since when (its last
+                # good names are still protected meanwhile).
+                "mirrored": c.mirrored,
+                "failing_since": _iso(c.failing_since),
             }
             for c in cov.catalogs
         ],

@@ -128,6 +128,26 @@ WORDING = [
         "Maintainer eve (mallory (Owner), eve (Maintainer) not among our owners)",
         "Role change on our own public project",
     ),
+    (
+        AlertKind.RISK,  # new with risks from versions: no earlier wording to keep
+        None,
+        f"Risk rose on a reported squat on PyPI: Acme_Tools 1.0 collides with {HITS}",
+        "Risk rose on a reported squat",
+    ),
+    (
+        AlertKind.SOURCE_DOWN,
+        "failing since 2024-05-01 12:00 UTC (last load kept): HTTP 503",
+        "Private index unreadable; its last good names are still protected: Acme_Tools: "
+        "failing since 2024-05-01 12:00 UTC (last load kept): HTTP 503",
+        "A catalog source is failing",
+    ),
+    (
+        AlertKind.SOURCE_BACK,
+        "failing from 2024-05-01 12:00 UTC until 2024-05-01 14:00 UTC",
+        "Private index readable again: Acme_Tools: "
+        "failing from 2024-05-01 12:00 UTC until 2024-05-01 14:00 UTC",
+        "A catalog source recovered",
+    ),
 ]
 
 
@@ -147,7 +167,14 @@ def test_text_and_title_of_each_kind(
     assert header == {"type": "header", "text": {"type": "plain_text", "text": title}}
 
 
-@pytest.mark.parametrize("kind", [k for k in AlertKind if k != AlertKind.OURS])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        k
+        for k in AlertKind
+        if k not in (AlertKind.OURS, AlertKind.SOURCE_DOWN, AlertKind.SOURCE_BACK)
+    ],
+)
 def test_a_squat_collides_with_its_internal_names(kind: AlertKind) -> None:
     assert full(kind).section == "collides with:"
 

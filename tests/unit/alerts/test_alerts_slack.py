@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from tests.fakes.slack import FakeSlack
+from tests.support import prefix_alert
 from watcher.alerts import SlackSender
-from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage
 from watcher.alerts.slack import DeliveryError, open_slack_sender
 from watcher.config import SlackSettings, load_settings
 
@@ -21,17 +21,7 @@ CHANNEL = "C0SECURITY"
 USER_AGENT = "watcher-tests/0 (security@example.com)"
 
 
-def payload(public_name: str = "acme-tools") -> AlertMessage:
-    return AlertMessage(
-        kind=AlertKind.NEW,
-        public_name=public_name,
-        display_name=public_name,
-        version="1.0",
-        matches=[AlertMatch("acme", "acme", "prefix", "under 'acme'-*", "high")],
-        severity="high",
-        project_url=None,
-        source="feed:updates",
-    )
+payload = prefix_alert
 
 
 @pytest.fixture

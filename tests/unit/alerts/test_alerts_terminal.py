@@ -6,7 +6,8 @@ import io
 from datetime import UTC, datetime
 
 from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage
-from watcher.alerts.terminal import TerminalSender, printable
+from watcher.alerts.terminal import TerminalSender
+from watcher.text import printable
 
 
 def _message(name: str, version: str) -> AlertMessage:

@@ -174,7 +174,7 @@ def test_unknown_key(tmp_path: Path) -> None:
     path = _write(tmp_path, 'names = ["ok"]\nprefix = ["acme"]\n')
 
     assert _problems(path) == [
-        "line 2: unknown key 'prefix' (expected one of names, prefixes, allow, owners)"
+        "line 2: unknown key 'prefix' (expected one of names, prefixes, allow, owners, indexes)"
     ]
 
 
@@ -182,7 +182,7 @@ def test_unknown_table(tmp_path: Path) -> None:
     path = _write(tmp_path, 'names = ["ok"]\n\n[settings]\nx = 1\n')
 
     assert _problems(path) == [
-        "line 3: unknown key 'settings' (expected one of names, prefixes, allow, owners)"
+        "line 3: unknown key 'settings' (expected one of names, prefixes, allow, owners, indexes)"
     ]
 
 
@@ -227,7 +227,9 @@ def test_missing_file(tmp_path: Path) -> None:
     ["", "# nothing yet\n", "names = []\nprefixes = []\n", 'allow = ["x"]\nowners = ["us"]\n'],
 )
 def test_empty_catalog_is_refused(tmp_path: Path, text: str) -> None:
-    assert _problems(_write(tmp_path, text)) == ["no names and no prefixes: nothing to protect"]
+    assert _problems(_write(tmp_path, text)) == [
+        "no names, no prefixes and no indexes: nothing to protect"
+    ]
 
 
 # -- contradictions ----------------------------------------------------------------
@@ -277,3 +279,70 @@ def test_allowlisted_name_under_a_prefix_is_fine(tmp_path: Path) -> None:
     )
 
     assert catalog.allow == frozenset({"acme-sdk"})
+
+
+def test_indexes_are_read_with_credentials_named_not_given(tmp_path: Path) -> None:
+    catalog = load_catalog_file(
+        _write(
+            tmp_path,
+            """\
+prefixes = ["acme"]
+
+[[indexes]]
+url = "https://artifacts.example.internal/api/pypi/local/simple"
+username_env = "ACME_INDEX_USER"
+password_env = "ACME_INDEX_PASSWORD"
+
+[[indexes]]
+url = "http://127.0.0.1:8081/simple/"
+token_env = "ACME_TOKEN"
+""",
+        )
+    )
+    first, second = catalog.indexes
+    assert first.url == "https://artifacts.example.internal/api/pypi/local/simple/"
+    assert (first.username_env, first.password_env, first.token_env) == (
+        "ACME_INDEX_USER",
+        "ACME_INDEX_PASSWORD",
+        None,
+    )
+    assert second.token_env == "ACME_TOKEN"
+    assert second.username_env is None
+
+
+def test_an_index_alone_is_enough_to_protect(tmp_path: Path) -> None:
+    catalog = load_catalog_file(
+        _write(tmp_path, '[[indexes]]\nurl = "http://127.0.0.1:1/simple/"\n')
+    )
+    assert not catalog.names
+    assert len(catalog.indexes) == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('url = "ftp://host/simple/"', "url must be an http:// or https:// URL"),
+        ("", "url is required"),
+        ('url = "https://bob:hunter2@host/simple/"', "url must not hold credentials"),
+        ('url = "https://host/simple/?x=1"', "url must not have a query or fragment"),
+        ('url = "https://host/"\nusername_env = "A B"', "username_env must name an environment"),
+        ('url = "https://host/"\npassword_env = "P"', "password_env needs username_env"),
+        ('url = "https://host/"\ntoken_env = "T"\nusername_env = "U"', "not both"),
+        ('url = "https://host/"\npassword = "hunter2"', "unknown key 'password'"),
+        ("url = 3", "url must be strings"),
+    ],
+)
+def test_bad_index_tables_are_refused(tmp_path: Path, table: str, problem: str) -> None:
+    problems = _problems(_write(tmp_path, f'names = ["acme-x"]\n\n[[indexes]]\n{table}\n'))
+    assert len(problems) == 1, problems
+    assert problem in problems[0]
+    assert problems[0].startswith("line 3: indexes #1")
+    assert "hunter2" not in problems[0]
+
+
+def test_indexes_must_be_tables_and_listed_once(tmp_path: Path) -> None:
+    assert _problems(_write(tmp_path, 'names = ["a-b"]\nindexes = ["https://h/simple/"]\n')) == [
+        "line 2: indexes must be [[indexes]] tables"
+    ]
+    twice = '[[indexes]]\nurl = "https://h/simple"\n[[indexes]]\nurl = "https://h/simple/"\n'
+    assert _problems(_write(tmp_path, twice)) == ["line 1: index https://h/simple/ is listed twice"]

@@ -73,7 +73,11 @@ async def test_squatted_internal_name_is_critical(
     assert lines[4].strip() == "matches:"
     assert lines[5].split()[:2] == ["exact", "payments-core"]
     assert "'Payments_Core'" in lines[5]
-    assert len(lines) == 6
+    assert (
+        lines[6]
+        == "  why: our versions are unknown: no private index lists this name with a version"
+    )
+    assert len(lines) == 7
 
 
 async def test_squatted_internal_name_as_json(

@@ -95,6 +95,11 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
         "allowlisted": False,
         "public_exists": True,
         "risk": "critical",
+        # The risk model's reasons (no private index lists the name: versions unknown).
+        "risk_reason": "our versions are unknown: no private index lists this name with a version",
+        "our_highest": None,
+        "public_highest": None,  # not asked: our versions decide it
+        "predates": None,
         "matches": [
             {
                 "kind": "exact",

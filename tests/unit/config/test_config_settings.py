@@ -781,7 +781,9 @@ def test_every_float_setting_is_covered() -> None:
     assert "poll_interval" in FLOAT_SETTINGS
     assert "slack_timeout" in FLOAT_SETTINGS
     assert "shutdown_grace" in FLOAT_SETTINGS
-    assert len(FLOAT_SETTINGS) == 10
+    assert "index_reload_interval" in FLOAT_SETTINGS
+    assert "source_alert_after" in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) == 12
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN"])

@@ -101,7 +101,7 @@ async def test_save_error_keeps_the_catalog_in_use_and_a_reload_clears_it(db: Da
         await catalog_store.save_error(session, first.source, "bad TOML " * 500, T1)
     [failed] = await statuses(db)
     # What is loaded stays as it was; only the error is new (clipped to the column's use).
-    assert failed == loaded(last_error=failed.last_error, error_at=T1)
+    assert failed == loaded(last_error=failed.last_error, error_at=T1, failing_since=T1)
     assert failed.last_error is not None
     assert failed.last_error.startswith("bad TOML bad TOML")
     assert len(failed.last_error) == 2000
@@ -126,6 +126,7 @@ async def test_save_error_for_a_source_never_loaded(db: Database) -> None:
             owners=0,
             last_error="missing",
             error_at=T0,
+            failing_since=T0,
         )
     ]
 
@@ -142,3 +143,71 @@ async def test_keep_only_forgets_sources_no_longer_configured(db: Database) -> N
     async with db.write() as session:
         await catalog_store.keep_only(session, [])
     assert await statuses(db) == []
+
+
+# --- private indexes: last good loads and outages ------------------------------------------
+
+INDEX = "http://127.0.0.1:9/simple/"
+
+
+async def test_an_index_load_round_trips_and_replaces_the_previous_one(db: Database) -> None:
+    from packaging.utils import NormalizedName
+
+    from watcher.catalog.model import InternalPackage
+    from watcher.pypi.models import DistFile
+
+    billing = InternalPackage(
+        name="Acme_Billing",
+        source=INDEX,
+        versions=("1.0", "4.2.0"),
+        files=(
+            DistFile("acme_billing-1.0.tar.gz", "a" * 64, T0),
+            DistFile("acme_billing-4.2.0-py3-none-any.whl", None, None),
+        ),
+    )
+    name = NormalizedName("acme-billing")
+    async with db.transaction() as session:
+        assert await catalog_store.load_index(session, INDEX) is None  # never loaded
+        await catalog_store.save_index(
+            session,
+            INDEX,
+            {name: billing},
+            {NormalizedName("requests"): "same files as the public project"},
+            {name: '"etag-1"'},
+            T0,
+        )
+    async with db.transaction() as session:
+        stored = await catalog_store.load_index(session, INDEX)
+        assert await catalog_store.load_index(session, "http://other/simple/") is None
+    assert stored is not None
+    assert stored.packages == {name: billing}
+    assert stored.mirrored == {NormalizedName("requests"): "same files as the public project"}
+    assert stored.etags == {name: '"etag-1"'}
+    assert stored.loaded_at == T0
+    async with db.transaction() as session:
+        await catalog_store.save_index(session, INDEX, {}, {}, {}, T1)
+        await catalog_store.save_loaded(session, loaded(INDEX, loaded_at=T1, names=0))
+    async with db.transaction() as session:
+        emptied = await catalog_store.load_index(session, INDEX)
+    # An index that loaded empty is an empty load, not "never loaded".
+    assert emptied is not None
+    assert emptied.packages == {}
+    assert emptied.loaded_at == T1
+
+
+async def test_an_outage_keeps_its_start_until_a_good_load(db: Database) -> None:
+    async with db.transaction() as session:
+        await catalog_store.save_loaded(session, loaded(INDEX))
+        await catalog_store.save_error(session, INDEX, "HTTP 503", T0)
+        await catalog_store.save_error(session, INDEX, "HTTP 502", T1)
+        await catalog_store.mark_down_alerted(session, INDEX, T1)
+    async with db.transaction() as session:
+        status = await catalog_store.get_status(session, INDEX)
+    assert status is not None
+    assert (status.last_error, status.failing_since, status.down_alerted_at) == ("HTTP 502", T0, T1)
+    async with db.transaction() as session:
+        await catalog_store.save_loaded(session, loaded(INDEX, loaded_at=T1, mirrored=4))
+    async with db.transaction() as session:
+        status = await catalog_store.get_status(session, INDEX)
+    assert status is not None
+    assert (status.failing_since, status.down_alerted_at, status.mirrored) == (None, None, 4)

@@ -91,7 +91,7 @@ async def test_coverage_reports_every_source_catalogs_and_queues(db: Database) -
     assert (cov.journal.last_error, cov.journal.updated_at) == ("503", T1)
     assert cov.catalogs == [
         CatalogStatus("/etc/watcher/catalog.toml", "d" * 64, T0, 3, 1, 1, 2, None, None),
-        CatalogStatus("/other.toml", None, None, 0, 0, 0, 0, "bad TOML", T1),
+        CatalogStatus("/other.toml", None, None, 0, 0, 0, 0, "bad TOML", T1, failing_since=T1),
     ]
     assert cov.pending_index_events == 2
     assert cov.alerts == {"pending": 2, "sending": 1}
