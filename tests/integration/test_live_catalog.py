@@ -290,7 +290,12 @@ async def test_name_removed_resolves_its_findings_and_stops_matching(
             )
 
         await until(resolved, interval + 3, "the finding to be resolved")
-        assert (await api.catalog())["names"] == 2
+
+        async def recorded() -> bool:
+            # Stored right after the findings are resolved, in a transaction of its own.
+            return bool((await api.catalog())["names"] == 2)
+
+        await until(recorded, 3, "the catalog's new state in the status")
 
         # The removed name's squats are no longer news; a control squat still is.
         fake_index.add_release("payments.core", "2.0")

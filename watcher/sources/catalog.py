@@ -167,11 +167,6 @@ class CatalogSource:
         # Put back later, they are matched against the stored listing again.
         self._matched.difference_update(removed)
         self._catalog.swap(view)
-        # Our versions may have changed (a release of ours, an index now read): every open
-        # exact or prefix finding is weighed again, a risk that rose alerted once.
-        async with self._db.write() as session:
-            rose = await reassess_all(session, view.catalog, now, self._client.project_url)
-        report.risen = sum(1 for c in rose if c.rose)
         report.changed, report.change = True, change
         log.info(
             "catalog reloaded from %s: %d names (+%d -%d), %d prefixes (+%d -%d)",
@@ -193,6 +188,11 @@ class CatalogSource:
                 finding.internal_name,
             )
         await self.record_loaded()
+        # Our versions may have changed (a release of ours, an index now read): every open
+        # exact or prefix finding is weighed again, a risk that rose alerted once.
+        async with self._db.write() as session:
+            rose = await reassess_all(session, view.catalog, now, self._client.project_url)
+        report.risen = sum(1 for c in rose if c.rose)
         if report.error is not None:
             # The indexes changed while the file is broken: the file's error still stands.
             async with self._db.write() as session:
