@@ -81,10 +81,13 @@ async def test_a_crowd_of_api_clients_on_a_slow_index_does_not_delay_the_feed_po
     assert took < 1.0, f"the feed poll took {took:.1f} s behind the API's look-ups"
     ok = [a for a in answers if a[0] == 200]
     shed = [a for a in answers if a[0] == 503]
-    assert len(ok) == CONCURRENCY  # the ones admitted; the others could not start in time
-    assert len(shed) == CLIENTS - CONCURRENCY
+    # The ones admitted; the others could not start in time. On a loaded machine the crowd
+    # arrives spread over a few seconds, and a late client may take a slot the first ones
+    # freed: a few rounds of CONCURRENCY, never the crowd (uncapped, all 200 would be 200).
+    assert CONCURRENCY <= len(ok) <= 3 * CONCURRENCY
+    assert len(ok) + len(shed) == CLIENTS
     assert all(retry_after is not None and int(retry_after) >= 1 for _, retry_after in shed)
-    assert upstream(fake_index, "/simple/crowd-") == CONCURRENCY
+    assert upstream(fake_index, "/simple/crowd-") == len(ok)  # none asked for a shed client
 
 
 async def test_concurrent_look_ups_of_one_name_share_one_request_and_are_cached(
