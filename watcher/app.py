@@ -9,13 +9,15 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 
 from watcher.alerts import Dispatcher
-from watcher.alerts.slack import AlertSender, open_slack_sender
+from watcher.alerts.planner import Routing
+from watcher.alerts.slack import AlertSender, RequestVerifier, SlackSender, open_slack_sender
 from watcher.checks import NameChecker
 from watcher.config import Settings
 from watcher.errors import IndexUnavailable
 from watcher.health import SourceHealth
 from watcher.jobs import Jobs
 from watcher.matching.live import CatalogView, LiveCatalog, load_view
+from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
 from watcher.redaction import redact_url, register_secret, split_credentials
@@ -27,6 +29,7 @@ from watcher.store.base import utcnow
 from watcher.web import create_app
 from watcher.web.lookups import IndexLookups
 from watcher.web.server import bound_port, start_api
+from watcher.web.slack_actions import SlackActions
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,17 @@ class Service:
             )
             lookups = IndexLookups(api_client, concurrency=settings.api.index_concurrency)
             checker = NameChecker(self.catalog, lookups, confirm_index=True)
-            app = create_app(checker, db, settings.api.token, sources=self.sources)
+            slack_actions = None
+            if settings.slack_signing_secret is not None:
+                # The buttons' clicks: verified with the signing secret, shown on the alert
+                # through the Slack sender (when the alerts go to Slack).
+                slack_actions = SlackActions(
+                    RequestVerifier(settings.slack_signing_secret.get_secret_value()),
+                    sender if isinstance(sender, SlackSender) else None,
+                )
+            app = create_app(
+                checker, db, settings.api.token, sources=self.sources, slack=slack_actions
+            )
             runner = await start_api(app, settings.api.host, settings.api.port)
             stack.push_async_callback(runner.cleanup)
             self.port = bound_port(runner, settings.api.port)
@@ -153,11 +166,17 @@ class Service:
                 )
             self.jobs = Jobs(
                 pipeline,
-                Dispatcher(db, sender, retry_base=settings.schedule.alert_retry_base),
+                Dispatcher(
+                    db,
+                    sender,
+                    retry_base=settings.schedule.alert_retry_base,
+                    routing=Routing.of(settings.alerts),
+                ),
                 settings.schedule,
                 feeds=FeedSource(db, client, self.catalog),
                 listing=ListingSource(db, client, self.catalog, pipeline.recorder),
                 catalog=catalog,
+                outages=OutageAlerts(db, settings.source_alert_after, clock=utcnow),
                 journal=journal,
                 ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
@@ -183,7 +202,7 @@ class Service:
 def _register_secrets(settings: Settings) -> None:
     # The log handler masks these wherever they appear (an exception's message, a library's
     # debug line), on top of every URL we log going through redact_url.
-    for secret in (settings.slack_token, settings.api_token):
+    for secret in (settings.slack_token, settings.api_token, settings.slack_signing_secret):
         if secret is not None:
             register_secret(secret.get_secret_value())
     for url in (settings.pypi_url, settings.slack_api_url, settings.database_url):

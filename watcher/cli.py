@@ -1,4 +1,5 @@
-"""Command line: ``watcher run | check NAME | scan --names FILE | status | db upgrade | demo``.
+"""Command line: ``watcher run | check NAME | scan --names FILE | status | catalog ... |
+findings ... | db upgrade | demo``.
 
 Exit codes: 0 success; 1 a runtime failure (index unreachable, database down); 2 bad
 configuration, bad catalog or bad input (one line on stderr saying what to fix).
@@ -80,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
             "check", help="validate the file and read every private index now (exit 0/1/2)"
         )
     )
+    from watcher import cli_findings  # light: its commands import what they need
+
+    cli_findings.add_parser(sub, with_config)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
@@ -175,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.catalog_command == "show":
                 return _run(cli_catalog.show(settings, as_json=args.json))
             return _run(cli_catalog.check(settings))
+        if args.command == "findings":
+            from watcher import cli_findings
+            from watcher.config import load_settings
+
+            settings = load_settings(args.config)
+            _setup_logging(settings, quiet=True)
+            return _run(cli_findings.run(settings, args))
         if args.command == "demo":
             from watcher.demo import main as demo_main
 

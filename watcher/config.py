@@ -9,6 +9,7 @@ line naming the variable; the CLI turns that into exit code 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,9 @@ from pydantic_settings import (
 
 from watcher import __version__
 from watcher.config_env import ENV_PREFIX, check_environment
+from watcher.config_knobs import OperationalSettings
 from watcher.config_views import (
+    AlertSettings,
     ApiSettings,
     IndexSettings,
     PrivateIndexSettings,
@@ -34,8 +37,11 @@ from watcher.config_views import (
 from watcher.errors import ConfigError
 
 _ASYNC_URL_SCHEMES = ("sqlite+aiosqlite:", "postgresql+asyncpg:")
+_ONE_MENTION = r"<(?:@[UW][A-Z0-9]{2,20}|!subteam\^S[A-Z0-9]{2,20}|!here|!channel)>"
+_MENTION = re.compile(rf"{_ONE_MENTION}(?: {_ONE_MENTION}){{0,9}}")
 
 __all__ = [
+    "AlertSettings",
     "ApiSettings",
     "IndexSettings",
     "PrivateIndexSettings",
@@ -60,7 +66,7 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-class Settings(BaseSettings):
+class Settings(OperationalSettings):
     """Every knob of the daemon. Field ``x`` is set by ``WATCHER_X`` or key ``x`` in the file."""
 
     model_config = SettingsConfigDict(
@@ -82,6 +88,8 @@ class Settings(BaseSettings):
     slack_token: SecretStr | None = None
     slack_channel: str | None = None
     slack_api_url: str | None = Field(None, repr=False)
+    # Verifies the Slack buttons' requests (POST /slack/actions); unset: the route refuses.
+    slack_signing_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=0, le=65535)
     api_token: SecretStr | None = None
@@ -95,42 +103,6 @@ class Settings(BaseSettings):
         " integrations not to depend on XML-RPC)",
     )
 
-    # Operational knobs beyond the public contract; defaults suit production.
-    reconcile_interval: float = Field(
-        1800.0, gt=0, description="Seconds between whole-index reconciles"
-    )
-    journal_interval: float = Field(
-        60.0, gt=0, description="Seconds between change-log calls (when WATCHER_JOURNAL is on)"
-    )
-    journal_max_backoff: float = Field(
-        3600.0, gt=0, description="Longest wait after the change log's rate-limit fault"
-    )
-    max_index_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Cap on /simple/")
-    max_journal_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Cap on a change log")
-    dispatch_interval: float = Field(1.0, gt=0, description="Seconds between outbox drains")
-    http_timeout: float = Field(30.0, gt=0, description="Total seconds per index request")
-    http_retries: int = Field(3, ge=0, le=10, description="Retries on 5xx/connection errors")
-    max_feed_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Cap on an RSS body")
-    max_json_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Cap on a JSON body")
-    alert_retry_base: float = Field(5.0, gt=0, description="First retry delay of an alert")
-    slack_timeout: float = Field(10.0, gt=0, description="Total seconds per Slack request")
-    catalog_reload_interval: float = Field(
-        60.0, gt=0, description="Seconds between checks of the catalog file for changes"
-    )
-    index_reload_interval: float = Field(
-        600.0,
-        gt=0,
-        description="Seconds between reads of the catalog's private indexes (SIGHUP: at once)",
-    )
-    index_concurrency: int = Field(
-        8, ge=1, le=100, description="Requests to one private index in flight at once"
-    )
-    source_alert_after: float = Field(
-        3600.0, gt=0, description="Seconds a catalog source may fail before it is alerted"
-    )
-    shutdown_grace: float = Field(
-        25.0, gt=0, description="Seconds running jobs get to finish after SIGTERM"
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "INFO", description="Least severe level logged (any case; stored in upper case)"
     )
@@ -152,11 +124,36 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @field_validator(
-        "pypi_url", "catalog", "slack_token", "slack_channel", "slack_api_url", mode="before"
+        "pypi_url",
+        "catalog",
+        "slack_token",
+        "slack_channel",
+        "slack_api_url",
+        "slack_signing_secret",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alert_min_risk", mode="before")
+    @classmethod
+    def _lower_risk(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("slack_critical_mention")
+    @classmethod
+    def _mention(cls, value: str | None) -> str | None:
+        # The one piece of markup that reaches the channel unescaped: only Slack's mention
+        # syntax (a user, a user group, @here or @channel), nothing that could link.
+        if value is None or not value.strip():
+            return None
+        if not _MENTION.fullmatch(value.strip()):
+            raise ValueError(
+                "must be Slack mentions like <@U0123ABC>, <!subteam^S0123ABC>, <!here> or"
+                " <!channel>, separated by spaces"
+            )
+        return value.strip()
 
     @field_validator("api_token", mode="before")
     @classmethod
@@ -212,6 +209,11 @@ class Settings(BaseSettings):
                 f"{env_name(missing)} is not set but {env_name(present)} is: set both to send"
                 " alerts to Slack, or neither to keep them in the outbox"
             )
+        if self.slack_signing_secret is not None and self.slack_token is None:
+            raise ValueError(
+                "WATCHER_SLACK_SIGNING_SECRET is set but WATCHER_SLACK_TOKEN is not: the"
+                " buttons it verifies are on Slack alerts; set Slack up, or unset it"
+            )
         return self
 
     @property
@@ -261,6 +263,16 @@ class Settings(BaseSettings):
         )
 
     @property
+    def alerts(self) -> AlertSettings:
+        """How alerts are routed and paced."""
+        return AlertSettings(
+            digest_threshold=self.digest_threshold,
+            min_risk=self.alert_min_risk,
+            critical_mention=self.slack_critical_mention,
+            pace=self.slack_pace,
+        )
+
+    @property
     def api(self) -> ApiSettings:
         """The HTTP API's settings."""
         return ApiSettings(
@@ -283,6 +295,7 @@ class Settings(BaseSettings):
             alert_retry_base=self.alert_retry_base,
             catalog_reload_interval=self.catalog_reload_interval,
             index_reload_interval=self.index_reload_interval,
+            source_alert_after=self.source_alert_after,
         )
 
     @property

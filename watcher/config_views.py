@@ -46,6 +46,21 @@ class SlackSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """How alerts are routed and paced (:attr:`Settings.alerts`)."""
+
+    digest_threshold: int = 5
+    """More alerts than this ready in one dispatch round go out as one digest, the full
+    list in its thread (``WATCHER_DIGEST_THRESHOLD``)."""
+    min_risk: str = "medium"
+    """Alerts below this risk wait for the daily digest (``WATCHER_ALERT_MIN_RISK``)."""
+    critical_mention: str | None = None
+    """Slack mention(s) put on top-level critical alerts (``WATCHER_SLACK_CRITICAL_MENTION``)."""
+    pace: float = 1.0
+    """Seconds between two messages to the channel, at least (``WATCHER_SLACK_PACE``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ApiSettings:
     """What the HTTP API needs (:attr:`Settings.api`)."""
 
@@ -81,6 +96,9 @@ class ScheduleSettings:
     """First retry delay of an alert Slack did not take (``WATCHER_ALERT_RETRY_BASE``)."""
     catalog_reload_interval: float
     """Between checks of the catalog file for changes (``WATCHER_CATALOG_RELOAD_INTERVAL``)."""
+    source_alert_after: float = 3600.0
+    """Seconds a watch source may fail before it is alerted, once (and its recovery once)
+    (``WATCHER_SOURCE_ALERT_AFTER``)."""
     index_reload_interval: float = 600.0
     """Between reads of the catalog's private indexes (``WATCHER_INDEX_RELOAD_INTERVAL``):
     the catalog job runs at the shorter of the two intervals."""

@@ -216,3 +216,25 @@ class PrivateIndexError(WatcherError):
         self.url = url
         self.reason = reason
         super().__init__(f"private index {url}: {reason}")
+
+
+class FindingNotFound(WatcherError):
+    """No finding has this id."""
+
+    def __init__(self, finding_id: int) -> None:
+        self.finding_id = finding_id
+        super().__init__(f"no finding {finding_id}")
+
+
+class TransitionRefused(WatcherError):
+    """A finding cannot take this action from the status it is in (acknowledging a resolved
+    finding, reopening an open one)."""
+
+    def __init__(self, finding_id: int, action: str, status: str, allowed: list[str]) -> None:
+        self.finding_id = finding_id
+        self.action = action
+        self.status = status
+        super().__init__(
+            f"finding {finding_id} is {status}: cannot {action} it (only a finding that is"
+            f" {' or '.join(allowed)})"
+        )

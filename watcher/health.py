@@ -131,6 +131,10 @@ class HealthBook:
         self._summary_at: float | None = None
         self._tally_since = monotonic()
 
+    def source_of(self, job_id: str) -> SourceHealth:
+        """The health of the source ``job_id`` runs for."""
+        return self.health[_JOBS[job_id].source]
+
     def failed(
         self,
         job_id: str,

@@ -27,6 +27,7 @@ from watcher.errors import (
     WatcherError,
 )
 from watcher.health import JOB_IDS, SUMMARY_INTERVAL, HealthBook, RunOutcome
+from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
@@ -73,6 +74,7 @@ class Jobs:
         catalog: CatalogSource,
         journal: JournalSource | None = None,
         ownership: OwnershipAudit | None = None,
+        outages: OutageAlerts | None = None,
         index: IndexClient | None = None,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
@@ -85,6 +87,7 @@ class Jobs:
         self.catalog = catalog
         self.journal = journal
         self.ownership = ownership
+        self._outages = outages
         self._index = index
         self._schedule = schedule
         self._running: set[asyncio.Task[None]] = set()
@@ -354,14 +357,26 @@ class Jobs:
             yield run
         except WatcherError as exc:
             self._book.failed(job_id, exc)
+            await self._tell_outage(job_id)
             return
         except Exception as exc:
             self._book.failed(job_id, exc, unexpected=True)
+            await self._tell_outage(job_id)
             raise
         if run.error is not None:
             self._book.failed(job_id, run.error, quiet=run.quiet)
         elif not run.skipped:
             self._book.succeeded(job_id)
+        await self._tell_outage(job_id)
+
+    async def _tell_outage(self, job_id: str) -> None:
+        """Alert a source failing for too long, or working again (once each)."""
+        if self._outages is None:
+            return
+        try:
+            await self._outages.check(self._book.source_of(job_id))
+        except WatcherError as exc:  # the database down: the next run looks again
+            log.debug("outage alert of %s not queued: %s", job_id, exc)
 
 
 def _all_said(errors: Iterable[Exception]) -> bool:

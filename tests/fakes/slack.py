@@ -1,7 +1,7 @@
 """A fake Slack Web API: a real aiohttp server that slack_sdk's clients can talk to.
 
 Point ``AsyncWebClient(token=fake.token, base_url=fake.base_url)`` at it. It
-implements ``chat.postMessage``, ``conversations.history`` and ``auth.test``,
+implements ``chat.postMessage``, ``chat.update``, ``conversations.history`` and ``auth.test``,
 records every call, and has knobs for HTTP failures, rate limits, application
 errors, a post that is accepted but never answered, and a post that is accepted and then
 has its connection dropped (the client sees ``ServerDisconnectedError``).
@@ -24,6 +24,9 @@ from watcher.simulator.local import LocalServer
 __all__ = ["FakeSlack"]
 
 _POST_MESSAGE = "chat.postMessage"
+_UPDATE = "chat.update"
+_HISTORY = "conversations.history"
+_REPLIES = "conversations.replies"
 # Form-encoded and query-string calls carry these as JSON text.
 _JSON_FIELDS = ("blocks", "attachments", "metadata")
 _BOT = {"user": "U0FAKEBOT", "bot_id": "B0FAKEBOT", "app_id": "A0FAKEAPP"}
@@ -35,7 +38,7 @@ class _Failure:
     method: str
     status: int
     error: str | None
-    retry_after: int | None
+    retry_after: int | str | None
     remaining: int | None
 
 
@@ -65,6 +68,8 @@ class FakeSlack(LocalServer):
         """Create the fake; only ``token`` is accepted as a bot token."""
         self.token = token
         self.messages: list[dict[str, Any]] = []
+        # Every accepted ``chat.update``, in order (the message itself is changed too).
+        self.updates: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.accept_then_hang: float = 0.0
         # How many of the next posts are accepted (recorded) and then answered by closing
@@ -93,14 +98,15 @@ class FakeSlack(LocalServer):
         self,
         status: int,
         times: int | None = 1,
-        retry_after: int | None = None,
+        retry_after: int | str | None = None,
         *,
         method: str = _POST_MESSAGE,
     ) -> None:
         """Answer HTTP ``status`` to the next ``times`` calls of ``method``.
 
         429 answers Slack's ``{"ok": false, "error": "ratelimited"}``, other
-        statuses a plain-text body; ``retry_after`` adds a Retry-After header.
+        statuses a plain-text body; ``retry_after`` adds a Retry-After header (seconds, or
+        any text as it is: an HTTP date).
         ``times=None`` fails until :meth:`clear_failures`.
         """
         self._failures.append(_Failure(method, status, None, retry_after, times))
@@ -178,7 +184,7 @@ class FakeSlack(LocalServer):
         method = request.match_info["method"]
         params = await self._params(request)
         self.calls.append((method, params))
-        if method not in {_POST_MESSAGE, "conversations.history", "auth.test"}:
+        if method not in {_POST_MESSAGE, _UPDATE, _HISTORY, _REPLIES, "auth.test"}:
             return _json_ok({"ok": False, "error": "unknown_method"})
         if not self._authorized(request, params):
             return _json_ok({"ok": False, "error": "invalid_auth"})
@@ -194,8 +200,10 @@ class FakeSlack(LocalServer):
                 # aiohttp drops a handler's answer to a closed connection.
                 raise web.HTTPServiceUnavailable
             return response
-        if method == "conversations.history":
-            return self._history(params)
+        if method in (_HISTORY, _REPLIES):
+            return self._history(params, replies=method == _REPLIES)
+        if method == _UPDATE:
+            return self._update(params)
         return _json_ok(
             {
                 "ok": True,
@@ -259,7 +267,27 @@ class FakeSlack(LocalServer):
             }
         )
 
-    def _history(self, params: dict[str, Any]) -> web.Response:
+    def _update(self, params: dict[str, Any]) -> web.Response:
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        for message in self.messages:
+            if message["channel"] == channel and message["ts"] == ts:
+                changes: dict[str, Any] = {k: params[k] for k in ("text", "blocks") if k in params}
+                message.update(changes)
+                self.updates.append({"channel": channel, "ts": ts, **changes})
+                return _json_ok({"ok": True, "channel": channel, "ts": ts, "text": message["text"]})
+        return _json_ok({"ok": False, "error": "message_not_found"})
+
+    def top_level(self) -> list[dict[str, Any]]:
+        """The messages posted to the channel itself (not in a thread)."""
+        return [m for m in self.messages if not m.get("thread_ts")]
+
+    def replies(self, thread_ts: str) -> list[dict[str, Any]]:
+        """The replies in the thread of the top-level message ``thread_ts``."""
+        return [m for m in self.messages if m.get("thread_ts") == thread_ts]
+
+    def _history(self, params: dict[str, Any], *, replies: bool = False) -> web.Response:
+        """``conversations.history`` (like Slack's: top-level messages only, newest first)
+        or ``conversations.replies`` (the thread of ``ts``: its parent, then its replies)."""
         channel = params.get("channel")
         if not channel:
             return _json_ok({"ok": False, "error": "channel_not_found"})
@@ -279,10 +307,19 @@ class FakeSlack(LocalServer):
                 return oldest <= ts <= latest
             return oldest < ts < latest
 
+        thread = str(params.get("ts") or "")
+        if replies and not thread:
+            return _json_ok({"ok": False, "error": "thread_not_found"})
+
+        def listed(m: dict[str, Any]) -> bool:
+            if replies:
+                return m["ts"] == thread or m.get("thread_ts") == thread
+            return not m.get("thread_ts")
+
         matching = [
             m
-            for m in reversed(self.messages)
-            if m["channel"] == str(channel) and in_range(Decimal(m["ts"]))
+            for m in (self.messages if replies else reversed(self.messages))
+            if m["channel"] == str(channel) and listed(m) and in_range(Decimal(m["ts"]))
         ]
         page = matching[offset : offset + limit]
         has_more = offset + limit < len(matching)

@@ -23,7 +23,7 @@ from watcher.matching.live import LiveCatalog, load_view
 from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
-from watcher.store import Database, events
+from watcher.store import Database, events, outbox
 from watcher.store.base import utcnow
 from watcher.store.events import NewEvent
 from watcher.store.models import EventKind, EventSource, FeedState, IndexEvent, OutboxAlert
@@ -61,9 +61,12 @@ async def event_sources(db: Database) -> dict[str, set[str]]:
 
 
 async def outbox_keys(db: Database) -> list[tuple[str, str]]:
+    """The alerts queued (not the first start's baseline summary, gathered meanwhile)."""
     async with db.transaction() as session:
         rows = await session.execute(
-            select(OutboxAlert.public_name, OutboxAlert.event_key).order_by(OutboxAlert.id)
+            select(OutboxAlert.public_name, OutboxAlert.event_key)
+            .where(OutboxAlert.event_key != outbox.BASELINE_KEY)
+            .order_by(OutboxAlert.id)
         )
     return [(str(name), str(key)) for name, key in rows]
 

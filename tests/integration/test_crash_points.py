@@ -54,8 +54,8 @@ def plans_for(baseline: RunResult, dialect: str) -> list[KillPlan]:
     process's claims wait out their 15 s lease there, so a run takes 15 s more): the other
     phase, at a site's second commit if any, at the sites of a poll, a reconcile, a change-log
     page and the pipeline that write events, findings, the outbox or the listing (where its
-    row locks matter); at the dispatcher, after the claim and before the "sent". The
-    start-up catalog checks are killed on SQLite only.
+    row locks matter); at the dispatcher, after the routing and the claim and before the
+    "sent". The start-up catalog checks are killed on SQLite only.
     """
     counts = Counter(str(c["site"]) for c in baseline.commits)
     tables: dict[str, set[str]] = {}
@@ -68,7 +68,8 @@ def plans_for(baseline: RunResult, dialect: str) -> list[KillPlan]:
             phases = ["before", "after"] if site in dispatcher else [("before", "after")[i % 2]]
             plans += [KillPlan(phase, site, 1) for phase in phases]
         elif site in dispatcher:
-            phase = "after" if site == dispatcher[0] else "before"
+            # After the routing and the claim, before the "sent" (the last site by line).
+            phase = "before" if site == dispatcher[-1] else "after"
             plans.append(KillPlan(phase, site, min(2, counts[site])))
         elif tables[site] - _BOOKKEEPING and not site.startswith(_CATALOG):
             plans.append(KillPlan(("before", "after")[(i + 1) % 2], site, min(2, counts[site])))

@@ -258,17 +258,17 @@ async def test_an_outage_is_alerted_once_after_the_delay_and_its_recovery_once(
             async def alerted(kind: str) -> bool:
                 return any(kind in str(m.get("text")) for m in fake_slack.messages)
 
-            await until(lambda: alerted("Private index unreadable"), 30, "the outage alert")
+            await until(lambda: alerted("private index unreadable since"), 30, "the outage alert")
             assert (await index_state(http, service, url))["names"] == 1  # still protected
             reads = len(private.requests)
             await until(lambda: _reads_since(private, reads, 3), 20, "three more failed reads")
             private.clear_failures()
-            await until(lambda: alerted("Private index readable again"), 30, "the recovery")
+            await until(lambda: alerted("private index readable again"), 30, "the recovery")
             reads = len(private.requests)
             await until(lambda: _reads_since(private, reads, 3), 20, "three more good reads")
     texts = [str(m.get("text")) for m in fake_slack.messages]
-    assert sum("Private index unreadable" in t for t in texts) == 1
-    assert sum("Private index readable again" in t for t in texts) == 1
+    assert sum("private index unreadable since" in t for t in texts) == 1
+    assert sum("private index readable again" in t for t in texts) == 1
     assert all("acme-billing" not in t for t in texts)  # no squat: the index was only down
 
 

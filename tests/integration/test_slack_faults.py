@@ -24,6 +24,7 @@ from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
 from tests.support import closed_port, prefix_alert
 from watcher.alerts import Dispatcher, DispatchReport, SlackSender
+from watcher.alerts.planner import Planner, Routing
 from watcher.alerts.slack import MAX_RETRY_AFTER
 from watcher.store import Database, outbox
 from watcher.store.models import OutboxAlert
@@ -201,6 +202,7 @@ async def test_recovery_waits_out_a_rate_limited_history(
 ) -> None:
     alert_id = await enqueue(db, "acme-billing")
     async with db.transaction() as session:  # what a process that died mid-post leaves
+        await Planner(Routing()).plan(session, datetime.now(UTC))
         await outbox.claim_due_alerts(session, datetime.now(UTC), 10)
     fake_slack.fail(429, retry_after=7, method="conversations.history")
     clock = Clock()

@@ -7,16 +7,24 @@ alert id carried in the message metadata before being sent again. A retry is loo
 same way, since a failed attempt (a timeout after Slack accepted the post) may have landed;
 that is why the sender itself never retries a post. A rate limit pauses the whole queue for
 as long as Slack asks, capped at :data:`~watcher.alerts.slack.MAX_RETRY_AFTER`.
+
+Each run first routes what was queued (:mod:`watcher.alerts.planner`: baseline summary,
+digests, threads, the daily digest), then sends, never faster than one message per
+``pace`` seconds whatever the backlog: a channel flooded is a channel muted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watcher.alerts.digests import Digest, is_digest
 from watcher.alerts.messages import AlertMessage
+from watcher.alerts.planner import Planner, Routing
 from watcher.alerts.slack import MAX_RETRY_AFTER, AlertSender, DeliveryError, RateLimited
 from watcher.store import Database, outbox
 from watcher.store.base import utcnow
@@ -35,6 +43,14 @@ class DispatchReport:
     sent: int = 0
     failed: int = 0
     recovered: int = 0
+    digests: int = 0  # digests (and the baseline summary) queued by this run's routing
+
+
+def message_of(alert: QueuedAlert) -> AlertMessage | Digest:
+    """What an outbox row says: one alert, or a digest of many."""
+    if is_digest(alert.payload):
+        return Digest.from_payload(alert.payload)
+    return AlertMessage.from_payload(alert.payload)
 
 
 class Dispatcher:
@@ -49,14 +65,20 @@ class Dispatcher:
         batch: int = 20,
         retry_base: float = 5.0,
         retry_max: float = 300.0,
+        routing: Routing | None = None,
     ) -> None:
         self._db = db
+        self._routing = routing or Routing()
+        self._planner = Planner(self._routing)
+        # When the last post ended (the event loop's clock): the next waits for the pace.
+        self._last_post: float | None = None
         self._sender = sender
         self._clock = clock
         self._batch = batch
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._recovered = False
+        self._unattempted: list[int] = []  # claimed in this batch, not tried yet
         # After a failure nothing is sent until this time: one failing alert stands for
         # Slack being down, so the rest of the queue waits instead of probing every second.
         self._paused_until: datetime | None = None
@@ -72,7 +94,11 @@ class Dispatcher:
             return 0
         since = min(a.claimed_at or a.created_at for a in stuck) - _HISTORY_SLACK
         try:
-            found = await self._sender.find_sent([a.id for a in stuck], since)
+            found: dict[int, str] = {}
+            # Replies are not in the channel's history, only in their thread's.
+            for thread in sorted({a.thread_ts or "" for a in stuck}):
+                ids = [a.id for a in stuck if (a.thread_ts or "") == thread]
+                found |= await self._sender.find_sent(ids, since, thread_ts=thread or None)
         except RateLimited as exc:
             # Told to wait: the rows stay in 'sending' and recovery is tried after the pause.
             self._pause(exc.retry_after if exc.retry_after is not None else self._retry_base)
@@ -89,7 +115,11 @@ class Dispatcher:
             for alert in stuck:
                 if alert.id in found:
                     await outbox.mark_alert_sent(
-                        session, alert.id, slack_ts=found[alert.id], now=now
+                        session,
+                        alert.id,
+                        slack_ts=found[alert.id],
+                        now=now,
+                        thread_ts=alert.thread_ts,
                     )
                 else:
                     await outbox.mark_alert_failed(
@@ -111,7 +141,9 @@ class Dispatcher:
         """
         assert self._sender is not None
         try:
-            found = await self._sender.find_sent([alert.id], alert.created_at - _HISTORY_SLACK)
+            found = await self._sender.find_sent(
+                [alert.id], alert.created_at - _HISTORY_SLACK, thread_ts=alert.thread_ts
+            )
         except RateLimited:
             raise  # a rate limit is waited out like a failed post, not answered with one
         except DeliveryError as exc:
@@ -121,10 +153,36 @@ class Dispatcher:
             return False
         async with self._db.transaction() as session:
             await outbox.mark_alert_sent(
-                session, alert.id, slack_ts=found[alert.id], now=self._clock()
+                session,
+                alert.id,
+                slack_ts=found[alert.id],
+                now=self._clock(),
+                thread_ts=alert.thread_ts,
             )
         log.info("alert %d for %s had reached Slack already", alert.id, alert.public_name)
         return True
+
+    async def _send(self, alert: QueuedAlert) -> str:
+        """Post one row, at the pace: a reply in its thread, a critical top-level message
+        with the configured mention."""
+        assert self._sender is not None
+        message = message_of(alert)
+        mention = None
+        if alert.thread_ts is None and alert.risk == "critical":
+            mention = self._routing.critical_mention
+        loop = asyncio.get_running_loop()
+        if self._last_post is not None:
+            wait = self._last_post + self._routing.pace - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        try:
+            return await self._sender.send(
+                alert.id, message, thread_ts=alert.thread_ts, mention=mention
+            )
+        finally:
+            # From the end of the request: Slack received it before that, so two messages
+            # arrive at least ``pace`` apart however long each request took.
+            self._last_post = loop.time()
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = self._clock() + timedelta(seconds=min(seconds, MAX_RETRY_AFTER))
@@ -158,6 +216,9 @@ class Dispatcher:
         """Send every due alert (in batches); failures are rescheduled with backoff."""
         report = DispatchReport()
         if self._sender is None:
+            # Routed all the same (the baseline closes, digests are decided), sent never.
+            async with self._db.write() as session:
+                report.digests = (await self._planner.plan(session, self._clock())).digests
             return report
         if self._paused_until is not None and self._clock() < self._paused_until:
             return report
@@ -165,37 +226,54 @@ class Dispatcher:
             report.recovered = await self.recover()
             if not self._recovered:
                 return report  # rate limited while looking: paused
+        async with self._db.write() as session:
+            report.digests = (await self._planner.plan(session, self._clock())).digests
         while True:
             async with self._db.write() as session:
                 claimed = await outbox.claim_due_alerts(session, self._clock(), self._batch)
             if not claimed:
                 return report
-            for index, alert in enumerate(claimed):
-                if report.failed:
-                    # Don't hammer a failing Slack within one run: hand the rest back.
+            try:
+                await self._send_batch(claimed, report)
+            except asyncio.CancelledError:
+                # Shutting down: the alerts not attempted go back at once (the one in flight
+                # stays 'sending', for recovery to look up).
+                with contextlib.suppress(Exception):
                     async with self._db.transaction() as session:
-                        await outbox.release_alerts(session, [a.id for a in claimed[index:]])
-                    return report
-                try:
-                    if alert.attempts > 1 and await self._found_in_history(alert):
-                        report.recovered += 1
-                        continue
-                    ts = await self._sender.send(alert.id, AlertMessage.from_payload(alert.payload))
-                except Exception as exc:
-                    delay = self._delay(alert, exc)
-                    await self._reschedule(alert, exc, delay)
-                    if isinstance(exc, DeliveryError):
-                        # Slack (or the way to it) is failing: pause the whole queue.
-                        report.failed += 1
-                        self._pause(delay)
-                    else:
-                        # A bug or a bad payload concerns this alert only: record it and go
-                        # on, rather than strand the batch or stall the queue behind it.
-                        log.exception("alert %d could not be sent", alert.id)
-                    continue
-                async with self._db.transaction() as session:
-                    await outbox.mark_alert_sent(session, alert.id, slack_ts=ts, now=self._clock())
-                report.sent += 1
-                log.info("alert %d for %s delivered", alert.id, alert.public_name)
+                        await outbox.release_alerts(session, self._unattempted)
+                raise
             if report.failed:
                 return report
+
+    async def _send_batch(self, claimed: list[QueuedAlert], report: DispatchReport) -> None:
+        assert self._sender is not None
+        for index, alert in enumerate(claimed):
+            self._unattempted = [a.id for a in claimed[index + 1 :]]
+            if report.failed:
+                # Don't hammer a failing Slack within one run: hand the rest back.
+                async with self._db.transaction() as session:
+                    await outbox.release_alerts(session, [a.id for a in claimed[index:]])
+                return
+            try:
+                if alert.attempts > 1 and await self._found_in_history(alert):
+                    report.recovered += 1
+                    continue
+                ts = await self._send(alert)
+            except Exception as exc:
+                delay = self._delay(alert, exc)
+                await self._reschedule(alert, exc, delay)
+                if isinstance(exc, DeliveryError):
+                    # Slack (or the way to it) is failing: pause the whole queue.
+                    report.failed += 1
+                    self._pause(delay)
+                else:
+                    # A bug or a bad payload concerns this alert only: record it and go
+                    # on, rather than strand the batch or stall the queue behind it.
+                    log.exception("alert %d could not be sent", alert.id)
+                continue
+            async with self._db.transaction() as session:
+                await outbox.mark_alert_sent(
+                    session, alert.id, slack_ts=ts, now=self._clock(), thread_ts=alert.thread_ts
+                )
+            report.sent += 1
+            log.info("alert %d for %s delivered", alert.id, alert.public_name or alert.kind)

@@ -49,11 +49,8 @@ _WORDING = {
         "Role change on our own PyPI project",
         "Role change on our own public project",
     ),
-    AlertKind.SOURCE_DOWN: (
-        "Private index unreadable; its last good names are still protected",
-        "A catalog source is failing",
-    ),
-    AlertKind.SOURCE_BACK: ("Private index readable again", "A catalog source recovered"),
+    AlertKind.SOURCE_DOWN: ("Watch source failing", "A source is failing"),
+    AlertKind.SOURCE_BACK: ("Watch source working again", "A source recovered"),
     AlertKind.RISK: ("Risk rose on a reported squat on PyPI", "Risk rose on a reported squat"),
 }
 
@@ -108,6 +105,8 @@ class AlertMessage:
     public_highest: str | None = None
     predates: bool | None = None
     previous_severity: str | None = None
+    # The findings the alert is about that people can still act on (its Slack buttons).
+    finding_ids: list[int] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -120,9 +119,9 @@ class AlertMessage:
         if self.kind == AlertKind.OURS:
             return "gained role holders who are not among the catalog's owners:"
         if self.kind == AlertKind.SOURCE_DOWN:
-            return "cannot be read; the names of its last good load stay protected."
+            return "is failing."
         if self.kind == AlertKind.SOURCE_BACK:
-            return "can be read again."
+            return "works again."
         return "collides with:"
 
     @property
@@ -185,6 +184,7 @@ class AlertMessage:
             "public_highest": self.public_highest,
             "predates": self.predates,
             "previous_severity": self.previous_severity,
+            "finding_ids": list(self.finding_ids),
         }
 
     @classmethod
@@ -223,11 +223,19 @@ class AlertMessage:
             public_highest=_text(payload.get("public_highest")),
             predates=payload["predates"] if isinstance(payload.get("predates"), bool) else None,
             previous_severity=_text(payload.get("previous_severity")),
+            finding_ids=_ids(payload.get("finding_ids")),
         )
 
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _ids(value: Any) -> list[int]:
+    # Absent from payloads stored before findings had buttons; anything but ids is dropped.
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool) and v > 0]
 
 
 def _grants_of_old(payload: dict[str, Any]) -> list[RoleGrant]:

@@ -34,6 +34,14 @@ _CANONICAL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,99}")
 _LINK_LABEL = "on the index"
 
+# The alert's buttons (``POST /slack/actions`` reads them back): the block's id, each
+# button's action id, and the finding ids joined by commas as each button's value (Slack
+# caps a value at 2000 characters: the ids that fit, which is every id of any real alert).
+ACTIONS_BLOCK = "watcher_findings"
+ACKNOWLEDGE_ACTION = "watcher_acknowledge"
+SUPPRESS_ACTION = "watcher_suppress"
+_VALUE_LIMIT = 2000
+
 
 def _clip(value: object, limit: int) -> str:
     # Control characters (a newline would end a code span, or fake a new line) are shown
@@ -174,4 +182,43 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
                 ],
             }
         )
+    if message.finding_ids:
+        blocks.append(_buttons(message.finding_ids))
     return _escape(message.text, _TEXT_MAX), blocks
+
+
+def _buttons(finding_ids: list[int]) -> dict[str, Any]:
+    value = ""
+    for finding_id in finding_ids:
+        more = f"{value},{finding_id}" if value else str(finding_id)
+        if len(more) > _VALUE_LIMIT:
+            break
+        value = more
+    return {
+        "type": "actions",
+        "block_id": ACTIONS_BLOCK,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "text": {"type": "plain_text", "text": label},
+                "value": value,
+                **({"style": "primary"} if action == ACKNOWLEDGE_ACTION else {}),
+            }
+            for action, label in (
+                (ACKNOWLEDGE_ACTION, "Acknowledge"),
+                (SUPPRESS_ACTION, "Suppress"),
+            )
+        ],
+    }
+
+
+def acted(blocks: list[Any], note: str) -> list[dict[str, Any]]:
+    """An alert's blocks (as Slack sent them back) after someone acted on it: without its
+    buttons, with ``note`` (who did what, when; escaped here) at the end."""
+    kept = [
+        b
+        for b in blocks
+        if isinstance(b, dict) and b.get("block_id") != ACTIONS_BLOCK and b.get("type") != "actions"
+    ]
+    return [*kept[:48], {"type": "context", "elements": [_mrkdwn(_escape(note, 2000))]}]

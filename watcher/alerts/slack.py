@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -14,8 +15,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from watcher.alerts.digests import Digest, render_digest
 from watcher.alerts.messages import AlertMessage
 from watcher.alerts.render import render
 from watcher.config import SlackSettings
@@ -48,12 +51,24 @@ class RateLimited(DeliveryError):
 class AlertSender(Protocol):
     """What the dispatcher needs from a destination."""
 
-    async def send(self, alert_id: int, message: AlertMessage) -> str:
-        """Deliver one alert; return the message id. Raise :class:`DeliveryError` on failure."""
+    async def send(
+        self,
+        alert_id: int,
+        message: AlertMessage | Digest,
+        *,
+        thread_ts: str | None = None,
+        mention: str | None = None,
+    ) -> str:
+        """Deliver one alert (or digest), as a reply in ``thread_ts``'s thread if given,
+        ``mention`` first if given; return the message id. Raise :class:`DeliveryError` on
+        failure; never post twice (a failed attempt is looked up with :meth:`find_sent`)."""
         ...
 
-    async def find_sent(self, alert_ids: Iterable[int], since: datetime) -> dict[int, str]:
-        """Which of ``alert_ids`` are already in the channel (posted at or after ``since``)."""
+    async def find_sent(
+        self, alert_ids: Iterable[int], since: datetime, *, thread_ts: str | None = None
+    ) -> dict[int, str]:
+        """Which of ``alert_ids`` are already in the channel (posted at or after ``since``),
+        or in the thread of ``thread_ts`` when given."""
         ...
 
 
@@ -122,14 +137,29 @@ class SlackSender:
             self._poster.headers["User-Agent"] = user_agent
             self._reader.headers["User-Agent"] = user_agent
 
-    async def send(self, alert_id: int, message: AlertMessage) -> str:
+    async def send(
+        self,
+        alert_id: int,
+        message: AlertMessage | Digest,
+        *,
+        thread_ts: str | None = None,
+        mention: str | None = None,
+    ) -> str:
         """See :class:`AlertSender`."""
-        text, blocks = render(message)
+        text, blocks = render_digest(message) if isinstance(message, Digest) else render(message)
+        if mention:
+            # Our own configured mention (validated as Slack's mention syntax), the only
+            # markup that may ping: not verbatim, unlike every block with the index's text.
+            text = f"{mention} {text}"
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": mention}}, *blocks]
+        extra: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        public_name = message.public_name if isinstance(message, AlertMessage) else ""
         try:
             response = await self._poster.chat_postMessage(
                 channel=self._channel,
                 text=text,
                 blocks=blocks,
+                **extra,
                 unfurl_links=False,
                 unfurl_media=False,
                 # Names like "@channel" in the text stay text: only our own markup acts.
@@ -137,7 +167,7 @@ class SlackSender:
                 parse="none",
                 metadata={
                     "event_type": EVENT_TYPE,
-                    "event_payload": {"alert_id": alert_id, "public_name": message.public_name},
+                    "event_payload": {"alert_id": alert_id, "public_name": public_name},
                 },
             )
         except SlackApiError as exc:
@@ -174,20 +204,50 @@ class SlackSender:
             )
         return RateLimited(text, wait)
 
-    async def find_sent(self, alert_ids: Iterable[int], since: datetime) -> dict[int, str]:
+    async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Replace one of our messages (``chat.update``): an alert someone acted on.
+
+        Safe to repeat, so sent with the reader's retries. Raises :class:`DeliveryError`.
+        """
+        try:
+            await self._reader.chat_update(
+                channel=channel, ts=ts, text=text, blocks=blocks, link_names=False, parse="none"
+            )
+        except SlackApiError as exc:
+            raise self._refused("Slack refused the update", exc) from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                self._redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
+            ) from None
+
+    async def find_sent(
+        self, alert_ids: Iterable[int], since: datetime, *, thread_ts: str | None = None
+    ) -> dict[int, str]:
         """See :class:`AlertSender`."""
         wanted = set(alert_ids)
         found: dict[int, str] = {}
         cursor: str | None = None
         try:
             while wanted - found.keys():
-                response = await self._reader.conversations_history(
-                    channel=self._channel,
-                    oldest=f"{since.timestamp():.6f}",
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
+                # A reply is in its thread only (conversations.history lists top-level
+                # messages): a reply is looked up there.
+                if thread_ts:
+                    response = await self._reader.conversations_replies(
+                        channel=self._channel,
+                        ts=thread_ts,
+                        oldest=f"{since.timestamp():.6f}",
+                        include_all_metadata=True,
+                        limit=200,
+                        cursor=cursor,
+                    )
+                else:
+                    response = await self._reader.conversations_history(
+                        channel=self._channel,
+                        oldest=f"{since.timestamp():.6f}",
+                        include_all_metadata=True,
+                        limit=200,
+                        cursor=cursor,
+                    )
                 for message in response.get("messages") or []:
                     metadata = message.get("metadata") or {}
                     if metadata.get("event_type") != EVENT_TYPE:
@@ -205,3 +265,48 @@ class SlackSender:
                 self._redact(f"cannot read the channel history: {type(exc).__name__}: {exc}")
             ) from None
         return found
+
+
+# slack-sdk's SignatureVerifier refuses a timestamp further than this from now, in seconds.
+SIGNATURE_WINDOW = 300
+_SEEN_LIMIT = 10_000
+
+
+class RequestVerifier:
+    """Tells requests Slack signed (interactive actions) from anything else.
+
+    slack-sdk's :class:`SignatureVerifier` checks the signature (an HMAC-SHA256 of the
+    timestamp and the body with the app's signing secret) and that the timestamp is within
+    :data:`SIGNATURE_WINDOW` of now, so a captured request cannot be replayed later. Here a
+    signature is also accepted once only, so it cannot be replayed within the window either
+    (per process: each replica has its own memory). Malformed headers are refused, never
+    raised on.
+    """
+
+    def __init__(self, signing_secret: str) -> None:
+        register_secret(signing_secret)
+        self._verifier = SignatureVerifier(signing_secret)
+        self._seen: dict[str, float] = {}
+
+    def verify(self, body: bytes, timestamp: str | None, signature: str | None) -> bool:
+        """True if Slack signed ``body`` at ``timestamp`` (its ``X-Slack-Request-Timestamp``
+        and ``X-Slack-Signature`` headers), recently, and this is the first time we see it."""
+        if not timestamp or not signature or len(timestamp) > 20 or len(signature) > 100:
+            return False
+        if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
+            return False
+        try:
+            if not self._verifier.is_valid(body, timestamp, signature):
+                return False
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return False  # a body that is not UTF-8 was not signed by Slack
+        now = time.time()
+        if signature in self._seen:
+            log.warning("refused a replayed Slack request (signature seen before)")
+            return False
+        if len(self._seen) >= _SEEN_LIMIT:
+            self._seen = {s: t for s, t in self._seen.items() if now - t <= 2 * SIGNATURE_WINDOW}
+            while len(self._seen) >= _SEEN_LIMIT:
+                self._seen.pop(next(iter(self._seen)))
+        self._seen[signature] = now
+        return True

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TextIO
 
+from watcher.alerts.digests import Digest
 from watcher.alerts.messages import AlertMessage
 from watcher.text import printable
 
@@ -23,12 +24,23 @@ class TerminalSender:
         self._stream = stream
         self._sent = 0
 
-    async def send(self, alert_id: int, message: AlertMessage) -> str:
-        """See :class:`~watcher.alerts.slack.AlertSender`."""
+    async def send(
+        self,
+        alert_id: int,
+        message: AlertMessage | Digest,
+        *,
+        thread_ts: str | None = None,
+        mention: str | None = None,
+    ) -> str:
+        """See :class:`~watcher.alerts.slack.AlertSender` (a terminal has no threads and
+        nobody to mention: replies are marked as such)."""
         self._sent += 1
+        if isinstance(message, Digest):
+            return self._digest(alert_id, message)
+        label = "UPDATE" if thread_ts else "ALERT"
         lines = [
             "",
-            f"*** ALERT {self._sent}: {printable(message.title)} ***",
+            f"*** {label} {self._sent}: {printable(message.title)} ***",
             f"    {printable(message.text, 1000)}",
         ]
         lines += [
@@ -48,6 +60,19 @@ class TerminalSender:
         self._stream.flush()
         return f"terminal-{alert_id}"
 
-    async def find_sent(self, alert_ids: Iterable[int], since: datetime) -> dict[int, str]:
+    def _digest(self, alert_id: int, digest: Digest) -> str:
+        lines = ["", f"*** DIGEST {self._sent}: {printable(digest.text, 1000)} ***"]
+        lines += [
+            f"    - {printable(i.severity, 16)} {printable(i.display_name)} "
+            f"{printable(i.version or '(no release)', 100)}: {printable(', '.join(i.matches))}"
+            for i in digest.items
+        ]
+        self._stream.write("\n".join(lines) + "\n")
+        self._stream.flush()
+        return f"terminal-{alert_id}"
+
+    async def find_sent(
+        self, alert_ids: Iterable[int], since: datetime, *, thread_ts: str | None = None
+    ) -> dict[int, str]:
         """A terminal keeps no history: an alert in flight at a crash is shown again."""
         return {}

@@ -26,7 +26,7 @@ from watcher.pipeline.risk import (
 )
 from watcher.pypi import ProjectInfo
 from watcher.store import Session, findings, history, outbox
-from watcher.store.models import EventSource, FindingStatus
+from watcher.store.models import EventSource
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ class Recorder:
         rejoined = await findings.reopen_findings(
             session, obs.public_name, keys, now, resolutions=(findings.LEFT_CATALOG,)
         )
+        if added or obs.change is not None:
+            # Resolved by a person, and the project changed since (a release, an owner):
+            # open again, and alerted below as an update of an open finding.
+            await findings.reopen_findings(
+                session, obs.public_name, keys, now, resolutions=(findings.RESOLVED_BY_HAND,)
+            )
         new = await add_findings(session, obs.matches, now, assessed)
         # Either side may have changed since the findings were stored (a public release
         # above ours): a rise is alerted below, a fall only stored.
@@ -169,10 +175,11 @@ class Recorder:
         key: str,
         version: str | None = None,
     ) -> int:
+        # A suppressed finding's updates are not alerted (an acknowledged one's are).
         open_findings = [
             f
             for f in await findings.findings_for(session, obs.public_name)
-            if f.status == FindingStatus.OPEN
+            if f.status in findings.ALERTED
         ]
         if not open_findings:
             return 0
@@ -349,7 +356,17 @@ async def add_findings(
 
 
 async def enqueue(session: Session, key: str, message: AlertMessage, now: datetime) -> int:
-    """Queue one alert (once per ``key``) and log it; 1 if it was new."""
+    """Queue one alert (once per ``key``) and log it; 1 if it was new.
+
+    The alert names the findings it is about that are not resolved (its buttons act on them).
+    """
+    about = {(m.internal_name, m.kind) for m in message.matches}
+    ids = [
+        f.id
+        for f in await findings.findings_for(session, message.public_name)
+        if f.key in about and f.status in findings.ACTIVE
+    ]
+    message = replace(message, finding_ids=ids)
     if await outbox.enqueue_alert(
         session,
         event_key=key,

@@ -45,7 +45,10 @@ class RiskChange:
 
     @property
     def rose(self) -> bool:
-        """True when the risk is now higher than it was stored."""
+        """True when the risk is now higher than it was stored; for a suppressed finding,
+        higher than when it was suppressed (it stays quiet until then)."""
+        if self.finding.status == FindingStatus.SUPPRESSED:
+            return self.after.risk > suppressed_at(self.finding)
         return self.after.risk > self.before
 
 
@@ -69,6 +72,11 @@ def stored_risk(finding: FindingRow) -> Risk:
         return KIND_SEVERITY[MatchKind(finding.kind)]
     except ValueError:
         return Risk.CRITICAL
+
+
+def suppressed_at(finding: FindingRow) -> Risk:
+    """The risk a suppressed finding had when it was suppressed (read as stored risks are)."""
+    return stored_risk(replace(finding, risk=finding.suppressed_risk))
 
 
 def observed_releases(obs: Observation) -> tuple[ReleaseInfo, ...] | None:
@@ -121,8 +129,20 @@ async def reassess(
             continue
         await findings.set_risk(session, finding.id, new, now)
         before = stored_risk(finding)
+        change = RiskChange(finding, before, assessment)
         if assessment.risk != before:
-            changes.append(RiskChange(finding, before, assessment))
+            changes.append(change)
+        if finding.status == FindingStatus.SUPPRESSED and change.rose:
+            # Suppressed until its risk rose above the one it had then: it has.
+            await findings.transition(
+                session,
+                finding.id,
+                findings.Action.REOPEN,
+                actor=findings.SERVICE_ACTOR,
+                via=findings.Via.SERVICE,
+                reason=f"risk rose to {assessment.risk} (suppressed at {suppressed_at(finding)})",
+                now=now,
+            )
     return changes
 
 
@@ -134,9 +154,7 @@ async def reassess_open(
 ) -> list[RiskChange]:
     """Store the new assessment (by match) of each open finding of one public name."""
     open_findings = [
-        f
-        for f in await findings.findings_for(session, public_name)
-        if f.status == FindingStatus.OPEN
+        f for f in await findings.findings_for(session, public_name) if f.status in findings.ACTIVE
     ]
     by_key = {(str(m.internal_name), str(m.kind)): a for m, a in assessed.items()}
     return await reassess(session, open_findings, by_key, now)
@@ -147,7 +165,11 @@ async def queue_rise(
 ) -> int:
     """Queue ``message`` (an :attr:`AlertKind.RISK` alert) for ``rises``, once per rise;
     1 if it was new."""
-    message = replace(message, previous_severity=str(max(c.before for c in rises)))
+    message = replace(
+        message,
+        previous_severity=str(max(c.before for c in rises)),
+        finding_ids=[c.finding.id for c in rises],  # for the alert's buttons
+    )
     if await outbox.enqueue_alert(
         session,
         event_key=risk_key(message.public_name, rises),

@@ -212,10 +212,14 @@ class PrivateIndexes:
         """Queue the one alert of an outage (or of its end)."""
         since = status.failing_since or now
         if recovered:
-            change = f"failing from {since:%Y-%m-%d %H:%M} UTC until {now:%Y-%m-%d %H:%M} UTC"
+            change = (
+                f"private index readable again (failing from {since:%Y-%m-%d %H:%M} UTC"
+                f" until {now:%Y-%m-%d %H:%M} UTC)"
+            )
         else:
             change = (
-                f"failing since {since:%Y-%m-%d %H:%M} UTC (last load kept): {status.last_error}"
+                f"private index unreadable since {since:%Y-%m-%d %H:%M} UTC; the names of its"
+                f" last good load stay protected: {status.last_error}"
             )
         notice = AlertMessage(
             kind=AlertKind.SOURCE_BACK if recovered else AlertKind.SOURCE_DOWN,

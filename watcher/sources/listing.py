@@ -31,7 +31,7 @@ from watcher.matching.live import CatalogView, LiveCatalog
 from watcher.pipeline import Recorder
 from watcher.pypi import IndexClient, IndexListing
 from watcher.sources import plausible
-from watcher.store import Database, Session, events, findings, listing
+from watcher.store import Database, Session, events, findings, listing, outbox
 from watcher.store.base import utcnow
 from watcher.store.events import NewEvent
 from watcher.store.listing import ListingState
@@ -148,6 +148,10 @@ class ListingSource:
             )
             diff = await listing.apply_snapshot(session, now)
             await events.add_events(session, matched, now)
+            if state is None:
+                # The first listing ever applied: what it matched already existed before
+                # we looked; its squats are told in one summary, not one message each.
+                await outbox.open_baseline(session, now)
             await listing.save_state(
                 session,
                 serial=fetched.serial,

@@ -1,19 +1,73 @@
-"""Findings: a public name colliding with an internal name or prefix, and their lifecycle."""
+"""Findings: a public name colliding with an internal name or prefix, and their lifecycle.
+
+A finding is open, acknowledged, suppressed or resolved; every change of status, by a
+person (Slack, the API, the CLI) or by the service itself, is kept in its history
+(``finding_events``): who, when, why and from where. Listing and detail views are in
+:mod:`watcher.store.finding_views`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watcher.errors import FindingNotFound, TransitionRefused
 from watcher.store.base import clean_text, record, upsert_insert
-from watcher.store.models import Finding, FindingStatus
+from watcher.store.models import Finding, FindingEvent, FindingStatus
 
 REMOVED_FROM_INDEX = "removed from the index"
 LEFT_CATALOG = "no longer in the catalog"
+# The resolution of a finding a person resolved (their reason is in its history): such a
+# finding reopens when its project changes, the others when what resolved them is undone.
+RESOLVED_BY_HAND = "resolved by hand"
+SERVICE_ACTOR = "watcher"
+ACTOR_LIMIT = 255
+MAX_ID = 2**31 - 1  # PostgreSQL's integer: an id beyond it names no finding
+_STATUS = FindingStatus
+# Not resolved: still a collision someone may have to act on.
+ACTIVE = (_STATUS.OPEN, _STATUS.ACKNOWLEDGED, _STATUS.SUPPRESSED)
+# Whose updates (a new release, an owner change) are alerted: a suppressed finding's are not.
+ALERTED = (_STATUS.OPEN, _STATUS.ACKNOWLEDGED)
+
+
+class Action(StrEnum):
+    """What happened to a finding, as its history says. ``open`` is its creation; the other
+    four are the transitions people (and the service) make."""
+
+    OPEN = "open"
+    ACKNOWLEDGE = "acknowledge"
+    SUPPRESS = "suppress"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+class Via(StrEnum):
+    """Where a change came from."""
+
+    SLACK = "slack"
+    API = "api"
+    CLI = "cli"
+    SERVICE = "service"
+
+
+# Per action: the statuses it applies to, and the status it leads to.
+TRANSITIONS: dict[Action, tuple[tuple[FindingStatus, ...], FindingStatus]] = {
+    Action.ACKNOWLEDGE: ((_STATUS.OPEN, _STATUS.SUPPRESSED), _STATUS.ACKNOWLEDGED),
+    Action.SUPPRESS: ((_STATUS.OPEN, _STATUS.ACKNOWLEDGED), _STATUS.SUPPRESSED),
+    Action.RESOLVE: (ACTIVE, _STATUS.RESOLVED),
+    Action.REOPEN: ((_STATUS.ACKNOWLEDGED, _STATUS.SUPPRESSED, _STATUS.RESOLVED), _STATUS.OPEN),
+}
+# Why the service reopened a finding, by the resolution it had.
+_REOPENED_BECAUSE = {
+    REMOVED_FROM_INDEX: "the project is back on the index",
+    LEFT_CATALOG: "the internal name is back in the catalog",
+    RESOLVED_BY_HAND: "the project changed after it was resolved",
+}
 # The reason is ours, but it quotes versions from the index: bounded like free text.
 _REASON_LIMIT = 1000
 
@@ -62,6 +116,8 @@ class FindingRow:
     risk: str | None = None
     risk_reason: str | None = None
     predates: bool | None = None
+    # The risk it had when suppressed (while it is suppressed).
+    suppressed_risk: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -69,7 +125,8 @@ class FindingRow:
         return (self.internal_name, self.kind)
 
 
-def _row(finding: Finding) -> FindingRow:
+def row_of(finding: Finding) -> FindingRow:
+    """A finding row as the rest of the service sees it."""
     return record(FindingRow, finding, status=FindingStatus(finding.status))
 
 
@@ -104,7 +161,11 @@ async def add_finding(
         .on_conflict_do_nothing(index_elements=["public_name", "internal_name", "kind"])
         .returning(table.c.id)
     )
-    return result.first() is not None
+    created = result.first()
+    if created is None:
+        return False
+    await _record(session, [(created[0], None)], Action.OPEN, _STATUS.OPEN, now)
+    return True
 
 
 async def reopen_findings(
@@ -131,6 +192,9 @@ async def reopen_findings(
             .where(Finding.id.in_([f.id for f in resolved]))
             .values(status=FindingStatus.OPEN, updated_at=now, resolution=None)
         )
+    for f in resolved:
+        because = _REOPENED_BECAUSE.get(f.resolution or "", _REOPENED_BECAUSE[REMOVED_FROM_INDEX])
+        await _record(session, [(f.id, f.status)], Action.REOPEN, _STATUS.OPEN, now, reason=because)
     return [
         replace(f, status=FindingStatus.OPEN, updated_at=now, resolution=None) for f in resolved
     ]
@@ -151,12 +215,12 @@ async def resolve_open_findings(
     if not names:
         return []
     rows = await session.execute(
-        select(Finding.id, Finding.public_name, Finding.internal_name, Finding.kind).where(
-            Finding.status == FindingStatus.OPEN
-        )
+        select(
+            Finding.id, Finding.public_name, Finding.internal_name, Finding.kind, Finding.status
+        ).where(Finding.status.in_(ACTIVE))
     )
-    hit = sorted((r[1], r[2], r[3], r[0]) for r in rows if r[1] in names)
-    await _resolve(session, [h[3] for h in hit], now, reason)
+    hit = sorted((r[1], r[2], r[3], r[0], r[4]) for r in rows if r[1] in names)
+    await _resolve(session, [(h[3], h[4]) for h in hit], now, reason)
     return [(h[0], h[1], h[2]) for h in hit]
 
 
@@ -177,29 +241,120 @@ async def resolve_for_internal(
     rows = await session.execute(
         select(Finding)
         .where(
-            Finding.status == FindingStatus.OPEN,
+            Finding.status.in_(ACTIVE),
             Finding.internal_name.in_(set(names) | set(prefixes)),
         )
         .order_by(Finding.id)
     )
     hit = [
-        _row(f)
+        row_of(f)
         for f in rows.scalars()
         if (
             f.internal_name in prefixes if f.kind.startswith("prefix") else f.internal_name in names
         )
     ]
-    await _resolve(session, [f.id for f in hit], now, reason)
+    await _resolve(session, [(f.id, f.status) for f in hit], now, reason)
     return hit
 
 
-async def _resolve(session: AsyncSession, ids: list[int], now: datetime, reason: str) -> None:
+async def _resolve(
+    session: AsyncSession, found: Sequence[tuple[int, str]], now: datetime, reason: str
+) -> None:
+    """Resolve findings (id, status before) for the service, with their history."""
+    ids = [f[0] for f in found]
     for start in range(0, len(ids), 500):
         await session.execute(
             update(Finding)
             .where(Finding.id.in_(ids[start : start + 500]))
-            .values(status=FindingStatus.RESOLVED, updated_at=now, resolution=reason)
+            .values(
+                status=FindingStatus.RESOLVED,
+                updated_at=now,
+                resolution=reason,
+                suppressed_risk=None,
+            )
         )
+    await _record(session, found, Action.RESOLVE, _STATUS.RESOLVED, now, reason=reason)
+
+
+async def _record(
+    session: AsyncSession,
+    found: Sequence[tuple[int, str | None]],
+    action: Action,
+    to: FindingStatus,
+    now: datetime,
+    *,
+    actor: str = SERVICE_ACTOR,
+    via: Via = Via.SERVICE,
+    reason: str | None = None,
+) -> None:
+    """Add one history entry per finding (id, status before) that took ``action``."""
+    if not found:
+        return
+    await session.execute(
+        insert(FindingEvent),
+        [
+            {
+                "finding_id": finding_id,
+                "at": now,
+                "actor": actor,
+                "via": str(via),
+                "action": str(action),
+                "reason": reason,
+                "from_status": None if before is None else str(before),
+                "to_status": str(to),
+            }
+            for finding_id, before in found
+        ],
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    finding_id: int,
+    action: Action,
+    *,
+    actor: str,
+    via: Via,
+    reason: str | None,
+    now: datetime,
+) -> FindingRow:
+    """Move one finding by ``action`` (acknowledge, suppress, resolve, reopen) and keep who
+    did it, from where and why in its history; return it as it now stands.
+
+    Raises :class:`~watcher.errors.FindingNotFound` for an unknown id and
+    :class:`~watcher.errors.TransitionRefused` when its status does not allow ``action``
+    (nothing is changed then). ``actor`` and ``reason`` are stored bounded.
+    """
+    if action not in TRANSITIONS:
+        raise ValueError(f"{action} is not a transition")
+    shown_actor = clean_text(actor.strip(), ACTOR_LIMIT) or ""
+    if not shown_actor:
+        raise ValueError("a finding's change needs an actor (who made it)")
+    if not 0 < finding_id <= MAX_ID:  # beyond the id column's range: none (and no query)
+        raise FindingNotFound(finding_id)
+    # populate_existing: the session may hold this row from before a bulk update (set_risk).
+    query = select(Finding).where(Finding.id == finding_id).with_for_update()
+    found = await session.execute(query.execution_options(populate_existing=True))
+    if (finding := found.scalar_one_or_none()) is None:
+        raise FindingNotFound(finding_id)
+    allowed, to = TRANSITIONS[action]
+    before = FindingStatus(finding.status)
+    if before not in allowed:
+        raise TransitionRefused(finding_id, str(action), str(before), [str(a) for a in allowed])
+    finding.status = to
+    finding.updated_at = now
+    # Suppressed until the risk rises above the one it has now (compared by the pipeline).
+    finding.suppressed_risk = finding.risk if to == _STATUS.SUPPRESSED else None
+    if to == _STATUS.RESOLVED:
+        finding.resolution = RESOLVED_BY_HAND
+    elif before == _STATUS.RESOLVED:
+        finding.resolution = None
+    why = clean_text(reason.strip()) if reason and reason.strip() else None
+    await _record(
+        session, [(finding_id, before)], action, to, now, actor=shown_actor, via=via, reason=why
+    )
+    await session.flush()
+    return row_of(finding)
 
 
 async def findings_for(session: AsyncSession, public_name: str) -> list[FindingRow]:
@@ -207,14 +362,15 @@ async def findings_for(session: AsyncSession, public_name: str) -> list[FindingR
     rows = await session.execute(
         select(Finding).where(Finding.public_name == public_name).order_by(Finding.id)
     )
-    return [_row(f) for f in rows.scalars()]
+    return [row_of(f) for f in rows.scalars()]
 
 
 async def touch_open(session: AsyncSession, public_name: str, now: datetime) -> None:
-    """Mark the open findings of a public name as updated (a new release, an owner change)."""
+    """Mark the findings of a public name that are not resolved as updated (a new release,
+    an owner change)."""
     await session.execute(
         update(Finding)
-        .where(Finding.public_name == public_name, Finding.status == FindingStatus.OPEN)
+        .where(Finding.public_name == public_name, Finding.status.in_(ACTIVE))
         .values(updated_at=now)
     )
 
@@ -227,10 +383,11 @@ async def set_risk(session: AsyncSession, finding_id: int, risk: RiskRecord, now
 
 
 async def open_findings(session: AsyncSession, kinds: Collection[str]) -> list[FindingRow]:
-    """Every open finding of the given kinds, by public name (for re-assessing them)."""
+    """Every finding of the given kinds that is not resolved, by public name (for
+    re-assessing them: a suppressed one speaks again when its risk rises)."""
     rows = await session.execute(
         select(Finding)
-        .where(Finding.status == FindingStatus.OPEN, Finding.kind.in_(list(kinds)))
+        .where(Finding.status.in_(ACTIVE), Finding.kind.in_(list(kinds)))
         .order_by(Finding.public_name, Finding.id)
     )
-    return [_row(f) for f in rows.scalars()]
+    return [row_of(f) for f in rows.scalars()]

@@ -227,14 +227,15 @@ async def count_new(session: AsyncSession) -> int:
 
 
 async def gone_with_findings(session: AsyncSession) -> list[str]:
-    """The names the loaded listing no longer has that have an open finding."""
+    """The names the loaded listing no longer has that have a finding not resolved (open,
+    acknowledged or suppressed)."""
     findings = Finding.__tablename__
     rows = await session.execute(
         text(
             f"SELECT DISTINCT f.public_name FROM {findings} f "  # noqa: S608 - a constant
-            "JOIN index_gone g ON g.normalized_name = f.public_name WHERE f.status = :open"
+            "JOIN index_gone g ON g.normalized_name = f.public_name WHERE f.status <> :resolved"
         ),
-        {"open": str(FindingStatus.OPEN)},
+        {"resolved": str(FindingStatus.RESOLVED)},
     )
     return [str(row[0]) for row in rows]
 

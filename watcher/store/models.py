@@ -18,9 +18,13 @@ EVENT_KEY_LIMIT = 600  # an outbox key: kind, public name, matched entries (cut 
 
 
 class FindingStatus(StrEnum):
-    """Where a finding stands."""
+    """Where a finding stands: open (alerted), acknowledged (someone is on it: updates go
+    to its thread), suppressed (quiet until its risk rises above the risk it had then),
+    resolved (closed; reopened when the project comes back or changes)."""
 
     OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SUPPRESSED = "suppressed"
     RESOLVED = "resolved"
 
 
@@ -141,13 +145,36 @@ class Finding(Base):
     risk: Mapped[str | None] = mapped_column(String(16))
     risk_reason: Mapped[str | None] = mapped_column(Text)
     predates: Mapped[bool | None]
+    # The risk it had when it was suppressed: it stays quiet until its risk rises above it.
+    suppressed_risk: Mapped[str | None] = mapped_column(String(16))
+
+
+class FindingEvent(Base):
+    """One change of a finding's status: who, when, why and from where (its history)."""
+
+    __tablename__ = "finding_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(
+        ForeignKey("findings.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(255))
+    via: Mapped[str] = mapped_column(String(16))  # slack, api, cli, service
+    action: Mapped[str] = mapped_column(String(16))  # open, acknowledge, suppress, ...
+    reason: Mapped[str | None] = mapped_column(Text)
+    from_status: Mapped[str | None] = mapped_column(String(16))  # None: when it was opened
+    to_status: Mapped[str] = mapped_column(String(16))
 
 
 class OutboxAlert(Base):
     """An alert waiting for (or done with) delivery. One row per public project and event."""
 
     __tablename__ = "alert_outbox"
-    __table_args__ = (Index("ix_alert_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_alert_outbox_due", "status", "next_attempt_at"),
+        Index("ix_alert_outbox_public_name", "public_name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_key: Mapped[str] = mapped_column(String(EVENT_KEY_LIMIT), unique=True)
@@ -162,6 +189,20 @@ class OutboxAlert(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Routing (see watcher.alerts.planner): what the alert is (its payload's event, or a
+    # digest's kind) and its assessed risk, copied out of the payload so rows can be chosen
+    # in SQL; whether it belongs to the first start's baseline summary.
+    kind: Mapped[str | None] = mapped_column(String(32))
+    risk: Mapped[str | None] = mapped_column(String(16))
+    baseline: Mapped[bool] = mapped_column(default=False, server_default=expression.false())
+    # How it is delivered; NULL until planned: "post" (top-level), "reply" (in the thread of
+    # ``parent_id``'s message), "member" (told by ``digest_id``'s message, not on its own),
+    # "daily" (held for the daily digest).
+    route: Mapped[str | None] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alert_outbox.id"))
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("alert_outbox.id"))
+    # The top-level message whose thread this one was posted in (NULL: it is top-level).
+    thread_ts: Mapped[str | None] = mapped_column(String(64))
 
 
 class CatalogCheck(Base):

@@ -10,6 +10,8 @@ from aiohttp import web
 
 from watcher.checks import NameChecker
 from watcher.store import Database
+from watcher.web import findings, slack_actions
+from watcher.web.slack_actions import SlackActions
 from watcher.web.views import (
     CHECKER,
     DATABASE,
@@ -62,9 +64,11 @@ def create_app(
     api_token: str | None,
     *,
     sources: SourcesProbe | None = None,
+    slack: SlackActions | None = None,
 ) -> web.Application:
     """Build the HTTP application. ``sources`` tells ``/healthz`` how each source's runs
-    went (the service passes its jobs' health); without it no source is shown."""
+    went (the service passes its jobs' health); without it no source is shown. ``slack``
+    verifies and carries out the alerts' button clicks (``POST /slack/actions``)."""
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=64 * 1024)
     app[CHECKER] = checker
     app[DATABASE] = database
@@ -76,4 +80,6 @@ def create_app(
     # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a
     # newline) so bad names get a JSON 400, not a routing 404.
     app.router.add_get(r"/v1/names/{name:[\s\S]*}", name_verdict)
+    findings.add_routes(app)
+    slack_actions.add_routes(app, slack)  # signed by Slack, not behind the bearer token
     return app

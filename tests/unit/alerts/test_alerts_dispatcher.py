@@ -16,7 +16,9 @@ from sqlalchemy import select
 from tests.fakes.slack import FakeSlack
 from tests.support import closed_port
 from watcher.alerts import Dispatcher, DispatchReport, SlackSender
+from watcher.alerts.digests import Digest
 from watcher.alerts.messages import AlertKind, AlertMessage
+from watcher.alerts.planner import Planner, Routing
 from watcher.catalog import Catalog, load_catalog_file
 from watcher.matching import build_matcher
 from watcher.pipeline import Observation, Recorder
@@ -117,8 +119,9 @@ class Outbox:
         return AlertMessage.from_payload((await self.row(alert_id)).payload)
 
     async def claim_all(self) -> list[int]:
-        """What a process that died mid-post leaves behind: rows in 'sending'."""
+        """What a process that died mid-post leaves behind: rows routed, then in 'sending'."""
         async with self.db.transaction() as session:
+            await Planner(Routing()).plan(session, datetime.now(UTC))
             claimed = await outbox.claim_due_alerts(session, datetime.now(UTC), 100)
         return [a.id for a in claimed]
 
@@ -129,11 +132,21 @@ class RecordingSender:
     def __init__(self) -> None:
         self.sent: list[tuple[int, AlertMessage]] = []
 
-    async def send(self, alert_id: int, message: AlertMessage) -> str:
+    async def send(
+        self,
+        alert_id: int,
+        message: AlertMessage | Digest,
+        *,
+        thread_ts: str | None = None,
+        mention: str | None = None,
+    ) -> str:
+        assert isinstance(message, AlertMessage)
         self.sent.append((alert_id, message))
         return f"{len(self.sent)}.000000"
 
-    async def find_sent(self, alert_ids: Iterable[int], since: datetime) -> dict[int, str]:
+    async def find_sent(
+        self, alert_ids: Iterable[int], since: datetime, *, thread_ts: str | None = None
+    ) -> dict[int, str]:
         return {}
 
 

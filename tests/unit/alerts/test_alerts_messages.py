@@ -137,16 +137,16 @@ WORDING = [
     (
         AlertKind.SOURCE_DOWN,
         "failing since 2024-05-01 12:00 UTC (last load kept): HTTP 503",
-        "Private index unreadable; its last good names are still protected: Acme_Tools: "
+        "Watch source failing: Acme_Tools: "
         "failing since 2024-05-01 12:00 UTC (last load kept): HTTP 503",
-        "A catalog source is failing",
+        "A source is failing",
     ),
     (
         AlertKind.SOURCE_BACK,
         "failing from 2024-05-01 12:00 UTC until 2024-05-01 14:00 UTC",
-        "Private index readable again: Acme_Tools: "
+        "Watch source working again: Acme_Tools: "
         "failing from 2024-05-01 12:00 UTC until 2024-05-01 14:00 UTC",
-        "A catalog source recovered",
+        "A source recovered",
     ),
 ]
 

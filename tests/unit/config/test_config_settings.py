@@ -783,7 +783,8 @@ def test_every_float_setting_is_covered() -> None:
     assert "shutdown_grace" in FLOAT_SETTINGS
     assert "index_reload_interval" in FLOAT_SETTINGS
     assert "source_alert_after" in FLOAT_SETTINGS
-    assert len(FLOAT_SETTINGS) == 12
+    assert "slack_pace" in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) == 13
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN"])

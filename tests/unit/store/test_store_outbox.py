@@ -23,6 +23,8 @@ async def new_alert(db: Database, key: str, now: datetime = T0) -> int:
         row = (
             await session.execute(select(OutboxAlert).where(OutboxAlert.event_key == key))
         ).scalar_one()
+        # Routed as the dispatcher's planner routes an alert posted on its own.
+        await outbox.route_alerts(session, [row.id], outbox.POST)
         return row.id
 
 
@@ -114,6 +116,8 @@ async def test_claim_takes_only_due_pending_rows(db: Database) -> None:
             attempts=1,
             created_at=T0,
             claimed_at=now,
+            kind="new",  # a payload without an event is an older "new" alert's
+            route="post",
         )
     ]
 

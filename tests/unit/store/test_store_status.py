@@ -76,6 +76,8 @@ async def test_coverage_reports_every_source_catalogs_and_queues(db: Database) -
                 now=T0,
             )
     async with db.write() as session:
+        routed = [a.id for a in await outbox.unplanned_alerts(session, None)]
+        await outbox.route_alerts(session, routed, outbox.POST)
         await outbox.claim_due_alerts(session, T0, 1)
         await findings.resolve_open_findings(session, ["acme-c"], T1)
         await journal.save_backoff(session, failures=2, retry_at=T1, error="503", now=T1)
