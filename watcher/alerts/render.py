@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from watcher.alerts.messages import AlertMessage
+from watcher.alerts.messages import AlertKind, AlertMessage
 from watcher.text import printable
 
 # Block Kit refuses a whole message whose section text exceeds 3000 characters or a field
@@ -182,9 +182,46 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
                 ],
             }
         )
+    remedy = remediation(message)
+    if remedy:
+        blocks.append({"type": "context", "elements": [_mrkdwn(remedy)]})
     if message.finding_ids:
         blocks.append(_buttons(message.finding_ids))
     return _escape(message.text, _TEXT_MAX), blocks
+
+
+# What to do, by risk: the defences our threat model names (hash pinning, one index
+# endpoint) and the index's own process for malicious projects.
+_REMEDIES = {
+    "critical": (
+        "Act now: install only with hashes pinned (`pip install --require-hashes`) and through"
+        " one index endpoint that serves our packages first (no `--extra-index-url`); report"
+        " the project to the index's security contact."
+    ),
+    "high": (
+        "Pin hashes and install through one index endpoint; check that no lock file or CI job"
+        " resolves this name from the public index; report it if it is malicious."
+    ),
+    "medium": (
+        "A look-alike: check that nobody installs it by mistake (requirements, lock files);"
+        " report it to the index's security contact if it is malicious."
+    ),
+    "low": "Near our names: worth a look; report it if it is malicious.",
+}
+
+
+def remediation(message: AlertMessage) -> str | None:
+    """One line saying what to do, by risk (none for notices about our own sources)."""
+    if message.about_a_source:
+        return None
+    if message.kind == AlertKind.OURS:
+        return (
+            "Check the role with the project's owners and remove it if nobody of ours granted"
+            " it; rotate the owners' credentials if it looks like a takeover."
+        )
+    if message.kind == AlertKind.REMOVED:
+        return None
+    return _REMEDIES.get(message.severity)
 
 
 def _buttons(finding_ids: list[int]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage, RoleGrant
-from watcher.alerts.render import render
+from watcher.alerts.render import remediation, render
 
 URL = "http://127.0.0.1:9/project/acme-tools/1.0/"
 PREFIX = AlertMatch("acme", "acme", "prefix", "under the internal namespace 'acme'-*", "high")
@@ -416,6 +416,10 @@ def test_old_ours_payload_renders_the_blocks_a_new_one_does() -> None:
                 {"type": "mrkdwn", "text": "*Seen via*\njournal", "verbatim": True},
             ],
         },
+        {
+            "type": "context",
+            "elements": [_mrkdwn_of(remediation(AlertMessage.from_payload(old_ours_payload())))],
+        },
     ]
 
 
@@ -449,3 +453,8 @@ def test_payload_without_event_or_display_name_is_a_new_squat() -> None:
         "Possible squat on PyPI: payments-core 99.0 collides with "
         "internal 'Payments_Core' (exact); internal 'acme' (prefix)"
     )
+
+
+def _mrkdwn_of(text: str | None) -> dict[str, object]:
+    assert text is not None
+    return {"type": "mrkdwn", "text": text, "verbatim": True}

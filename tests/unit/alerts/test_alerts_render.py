@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage, RoleGrant
-from watcher.alerts.render import render
+from watcher.alerts.render import remediation, render
 
 # Block Kit limits (Slack rejects the whole message with invalid_blocks beyond them).
 HEADER_MAX = 150
@@ -84,7 +84,8 @@ def test_text_is_the_message_text_and_blocks_describe_the_squat() -> None:
         "type": "header",
         "text": {"type": "plain_text", "text": "Possible squat of an internal package"},
     }
-    assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "context", "context"]
+    assert "Pin hashes" in str(blocks[-1])  # what to do, for a high-risk squat
     section = blocks[1]["text"]["text"]
     # The index's words in code spans (shown as they are), then our own link to the release.
     assert section.startswith(
@@ -161,7 +162,7 @@ def test_without_version_or_url() -> None:
     section = blocks[1]["text"]["text"]
     assert section.startswith("`Acme_Tools` (no release) collides with:")
     assert "<" not in section
-    assert [b["type"] for b in blocks] == ["header", "section", "section"]
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "context"]
 
 
 def test_display_name_falls_back_to_public_name() -> None:
@@ -293,3 +294,23 @@ def test_formatting_in_index_text_stays_inside_code_spans() -> None:
     assert fields["*Author*"] == "`~eve~ 'rm -rf' \\n*new line*`"
     assert fields["*Owners*"] == "`a'b`"
     assert fields["*Change*"] == "`~x~`"
+
+
+@pytest.mark.parametrize(
+    ("severity", "says"),
+    [
+        ("critical", "--require-hashes"),
+        ("high", "Pin hashes"),
+        ("medium", "A look-alike"),
+        ("low", "Near our names"),
+    ],
+)
+def test_each_risk_says_what_to_do(severity: str, says: str) -> None:
+    message = payload(severity=severity)
+    line = remediation(message)
+    assert line is not None
+    assert says in line
+    assert render(message)[1][-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": line, "verbatim": True}],
+    }

@@ -56,7 +56,8 @@ def test_a_payload_stored_before_risks_reads_back_without_them() -> None:
         None,
     )
     assert "risk" not in old.text.partition("collides")[2]
-    assert len(render(old)[1]) == 3  # no risk section
+    assert [b["type"] for b in render(old)[1]] == ["header", "section", "section", "context"]
+    # no risk section; the last block is the remediation line
 
 
 def test_slack_shows_both_sides_escaped() -> None:
