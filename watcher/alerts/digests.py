@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from watcher.alerts.messages import AlertMessage
-from watcher.alerts.render import _code, _escape, _mrkdwn
+from watcher.alerts.render import code_span, escape, mrkdwn
 from watcher.matching.model import Risk
 
 TOP_ITEMS = 10
@@ -195,11 +195,11 @@ def is_digest(payload: dict[str, Any]) -> bool:
 
 
 def _line(item: DigestItem) -> str:
-    version = _code(item.version, 40) if item.version else "(no release)"
-    hits = ", ".join(_code(m, 100) for m in item.matches)
+    version = code_span(item.version, 40) if item.version else "(no release)"
+    hits = ", ".join(code_span(m, 100) for m in item.matches)
     return (
-        f"• *{_escape(item.severity or 'unknown', 16)}* {_code(item.display_name, _NAME_MAX)} "
-        f"{version} — {_escape(item.event, 32)}: collides with {hits or 'internal names'}"
+        f"• *{escape(item.severity or 'unknown', 16)}* {code_span(item.display_name, _NAME_MAX)} "
+        f"{version} — {escape(item.event, 32)}: collides with {hits or 'internal names'}"
     )
 
 
@@ -211,7 +211,7 @@ def _sections(lines: list[str]) -> list[dict[str, Any]]:
             sections[-1] += "\n" + line
         else:
             sections.append(line[:_SECTION_MAX])
-    return [{"type": "section", "text": _mrkdwn(s)} for s in sections]
+    return [{"type": "section", "text": mrkdwn(s)} for s in sections]
 
 
 def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
@@ -220,12 +220,12 @@ def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": _TITLES[digest.kind]}}
     ]
     if digest.kind != DigestKind.LIST:
-        risks = " · ".join(f"*{_escape(r, 16)}* {n}" for r, n in digest.by_risk.items())
-        kinds = " · ".join(f"{_escape(k, 32)} {n}" for k, n in digest.by_kind.items())
+        risks = " · ".join(f"*{escape(r, 16)}* {n}" for r, n in digest.by_risk.items())
+        kinds = " · ".join(f"{escape(k, 32)} {n}" for k, n in digest.by_kind.items())
         lines = [f"*{digest.total}* alerts" + (f": {risks}" if risks else "")]
         if kinds:
             lines.append(f"By kind: {kinds}")
-        blocks.append({"type": "section", "text": _mrkdwn("\n".join(lines)[:_SECTION_MAX])})
+        blocks.append({"type": "section", "text": mrkdwn("\n".join(lines)[:_SECTION_MAX])})
         if digest.items:
             shown = f"Top {len(digest.items)} by risk:" if digest.total > len(digest.items) else ""
             blocks += _sections(
@@ -235,13 +235,13 @@ def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
             note = "They are open findings. " + LIST_HINT
         else:
             note = "The full list is in this message's thread."
-        blocks.append({"type": "context", "elements": [_mrkdwn(note)]})
+        blocks.append({"type": "context", "elements": [mrkdwn(note)]})
     else:
         blocks += _sections([_line(i) for i in digest.items])
         blocks.append(
             {
                 "type": "context",
-                "elements": [_mrkdwn(f"Part {digest.part} of {digest.parts}")],
+                "elements": [mrkdwn(f"Part {digest.part} of {digest.parts}")],
             }
         )
     return digest.text, blocks

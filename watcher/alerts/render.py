@@ -49,19 +49,21 @@ def _clip(value: object, limit: int) -> str:
     return printable(value, limit)
 
 
-def _escape(value: object, limit: int = _VALUE_MAX) -> str:
+def escape(value: object, limit: int = _VALUE_MAX) -> str:
+    """``value`` as mrkdwn text that cannot act: one line, clipped, ``&<>`` escaped."""
     # Slack's mrkdwn treats these three as control characters (links, mentions).
     text = _clip(value, limit)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _code(value: object, limit: int = _VALUE_MAX) -> str:
+def code_span(value: object, limit: int = _VALUE_MAX) -> str:
     """``value`` escaped, in a code span: mrkdwn formatting does not apply inside one."""
     # A backtick would close the span early (none is valid in a name or a version).
-    return "`" + _escape(value, limit).replace("`", "'") + "`"
+    return "`" + escape(value, limit).replace("`", "'") + "`"
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object of ``text`` (already escaped)."""
     # verbatim: no auto-linking of URLs or channel names, no parsing of bare mentions.
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
@@ -119,16 +121,16 @@ def _risk_section(message: AlertMessage) -> str | None:
     lines = []
     if message.risk_reason:
         previous = (
-            f" (was {_escape(message.previous_severity, 20)})" if message.previous_severity else ""
+            f" (was {escape(message.previous_severity, 20)})" if message.previous_severity else ""
         )
         lines.append(
-            f"*Risk {_escape(message.severity, 20)}*{previous}: {_escape(message.risk_reason)}"
+            f"*Risk {escape(message.severity, 20)}*{previous}: {escape(message.risk_reason)}"
         )
-    public = _code(message.public_highest, 100) if message.public_highest else "unknown"
-    ours = _code(message.our_highest, 100) if message.our_highest else "unknown"
+    public = code_span(message.public_highest, 100) if message.public_highest else "unknown"
+    ours = code_span(message.our_highest, 100) if message.our_highest else "unknown"
     sides = f"*Public highest* {public} · *Our highest* {ours}"
     if message.our_versions:
-        sides += " (ours: " + ", ".join(_code(v, 100) for v in message.our_versions[-10:]) + ")"
+        sides += " (ours: " + ", ".join(code_span(v, 100) for v in message.our_versions[-10:]) + ")"
     lines.append(sides)
     if message.predates:
         lines.append("The public project predates our first internal upload: a real project")
@@ -137,24 +139,24 @@ def _risk_section(message: AlertMessage) -> str | None:
 
 def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
-    name = _code(message.display_name or message.public_name)
-    version = _code(message.version, 100) if message.version else "(no release)"
+    name = code_span(message.display_name or message.public_name)
+    version = code_span(message.version, 100) if message.version else "(no release)"
     title = name if message.about_a_source else f"{name} {version}"
     link = project_link(message)
     if link:
         title += f" (<{link}|{_LINK_LABEL}>)"
     lines = [
-        f"• {_code(m.internal_display)} — *{_escape(m.kind)}*: {_escape(m.detail)}"
+        f"• {code_span(m.internal_display)} — *{escape(m.kind)}*: {escape(m.detail)}"
         for m in message.matches
     ]
     fields = [
-        ("Severity", _escape(message.severity) if message.severity else None),
-        ("Change", _code(message.change) if message.change else None),
-        ("Seen via", _escape(message.source) if message.source else None),
-        ("Author", _code(message.author) if message.author else None),
-        ("Owners", ", ".join(_code(o, 100) for o in message.owners[:20]) or None),
-        ("Organization", _code(message.organization) if message.organization else None),
-        ("First release", _escape(message.first_release) if message.first_release else None),
+        ("Severity", escape(message.severity) if message.severity else None),
+        ("Change", code_span(message.change) if message.change else None),
+        ("Seen via", escape(message.source) if message.source else None),
+        ("Author", code_span(message.author) if message.author else None),
+        ("Owners", ", ".join(code_span(o, 100) for o in message.owners[:20]) or None),
+        ("Organization", code_span(message.organization) if message.organization else None),
+        ("First release", escape(message.first_release) if message.first_release else None),
     ]
     if len(message.owners) > 20:
         fields[4] = ("Owners", f"{fields[4][1]} and {len(message.owners) - 20} more")
@@ -162,16 +164,16 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
         {
             "type": "section",
-            "text": _mrkdwn((f"{title} {message.section}\n" + "\n".join(lines))[:_SECTION_MAX]),
+            "text": mrkdwn((f"{title} {message.section}\n" + "\n".join(lines))[:_SECTION_MAX]),
         },
         {
             "type": "section",
-            "fields": [_mrkdwn(f"*{label}*\n{value}") for label, value in fields if value][:10],
+            "fields": [mrkdwn(f"*{label}*\n{value}") for label, value in fields if value][:10],
         },
     ]
     risk = _risk_section(message)
     if risk:
-        blocks.append({"type": "section", "text": _mrkdwn(risk[:_SECTION_MAX])})
+        blocks.append({"type": "section", "text": mrkdwn(risk[:_SECTION_MAX])})
     if message.summary:
         # plain_text: Slack shows it as it is, mentions and links included as text.
         blocks.append(
@@ -184,10 +186,10 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
         )
     remedy = remediation(message)
     if remedy:
-        blocks.append({"type": "context", "elements": [_mrkdwn(remedy)]})
+        blocks.append({"type": "context", "elements": [mrkdwn(remedy)]})
     if message.finding_ids:
         blocks.append(_buttons(message.finding_ids))
-    return _escape(message.text, _TEXT_MAX), blocks
+    return escape(message.text, _TEXT_MAX), blocks
 
 
 # What to do, by risk: the defences our threat model names (hash pinning, one index
@@ -258,4 +260,4 @@ def acted(blocks: list[Any], note: str) -> list[dict[str, Any]]:
         for b in blocks
         if isinstance(b, dict) and b.get("block_id") != ACTIONS_BLOCK and b.get("type") != "actions"
     ]
-    return [*kept[:48], {"type": "context", "elements": [_mrkdwn(_escape(note, 2000))]}]
+    return [*kept[:48], {"type": "context", "elements": [mrkdwn(escape(note, 2000))]}]
