@@ -137,6 +137,22 @@ def _risk_section(message: AlertMessage) -> str | None:
     return "\n".join(lines)
 
 
+_HEADER_MAX = 150  # Block Kit's limit for a header's text
+
+
+def header(message: AlertMessage) -> str:
+    """The header line: the risk, what happened and the public name (the source for a
+    source's notice), e.g. ``HIGH · Possible squat of an internal package: acme-tools``.
+
+    A header is plain text (Slack shows it as it is: no mention, no link); the name is
+    clipped, never the risk, so a squatter's long name cannot push the risk out of sight.
+    """
+    lead = f"{message.severity.upper()} · " if message.severity else ""
+    lead += f"{message.title}: "
+    name = message.display_name or message.public_name
+    return lead + _clip(name, max(1, _HEADER_MAX - len(lead)))
+
+
 def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     """The notification ``text`` (names project, version, internal name, kind) and blocks."""
     name = code_span(message.display_name or message.public_name)
@@ -161,7 +177,7 @@ def render(message: AlertMessage) -> tuple[str, list[dict[str, Any]]]:
     if len(message.owners) > 20:
         fields[4] = ("Owners", f"{fields[4][1]} and {len(message.owners) - 20} more")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": message.title[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": header(message)}},
         {
             "type": "section",
             "text": mrkdwn((f"{title} {message.section}\n" + "\n".join(lines))[:_SECTION_MAX]),

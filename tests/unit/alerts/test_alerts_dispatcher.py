@@ -572,7 +572,9 @@ async def test_a_payload_stored_by_the_previous_version_is_delivered_as_it_was_w
         "public_name": "acme-public-sdk",
     }
     blocks = posted["blocks"]
-    assert blocks[0]["text"]["text"] == "Role change on our own public project"
+    assert blocks[0]["text"]["text"] == (
+        "HIGH · Role change on our own public project: Acme-Public-SDK"
+    )
     assert blocks[1]["text"]["text"].startswith(
         "`Acme-Public-SDK` (no release) (<http://127.0.0.1:9/project/acme-public-sdk/|on the "
         "index>) gained role holders who are not among the catalog's owners:\n"

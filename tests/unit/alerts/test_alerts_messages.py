@@ -164,7 +164,9 @@ def test_text_and_title_of_each_kind(
     assert alert.title == title
     assert render(alert)[0] == text
     header = render(alert)[1][0]
-    assert header == {"type": "header", "text": {"type": "plain_text", "text": title}}
+    # The risk, what happened and the public project (or the source), as plain text.
+    expected = f"{alert.severity.upper()} · {title}: {alert.display_name}"
+    assert header == {"type": "header", "text": {"type": "plain_text", "text": expected}}
 
 
 @pytest.mark.parametrize(
@@ -359,7 +361,9 @@ def test_old_payloads_read_back_and_render_the_same_text(name: str) -> None:
     assert alert.title == old["title"]
     text, blocks = render(alert)
     assert text == old["text"]
-    assert blocks[0]["text"]["text"] == old["title"]
+    assert blocks[0]["text"]["text"] == (
+        f"{old['severity'].upper()} · {old['title']}: {old['display_name']}"
+    )
     # The section as the renderer lays it out: the project, then what it relates to.
     version = f"`{old['version']}`" if old["version"] else "(no release)"
     assert mrkdwn_section(blocks).startswith(
@@ -387,7 +391,10 @@ def test_old_ours_payload_renders_the_blocks_a_new_one_does() -> None:
     assert blocks == [
         {
             "type": "header",
-            "text": {"type": "plain_text", "text": "Role change on our own public project"},
+            "text": {
+                "type": "plain_text",
+                "text": "HIGH · Role change on our own public project: Acme-Public-SDK",
+            },
         },
         {
             "type": "section",

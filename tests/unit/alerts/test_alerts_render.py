@@ -82,7 +82,10 @@ def test_text_is_the_message_text_and_blocks_describe_the_squat() -> None:
     assert text == "Possible squat on PyPI: Acme_Tools 1.0 collides with internal 'acme' (prefix)"
     assert blocks[0] == {
         "type": "header",
-        "text": {"type": "plain_text", "text": "Possible squat of an internal package"},
+        "text": {
+            "type": "plain_text",
+            "text": "HIGH · Possible squat of an internal package: Acme_Tools",
+        },
     }
     assert [b["type"] for b in blocks] == ["header", "section", "section", "context", "context"]
     assert "Pin hashes" in str(blocks[-1])  # what to do, for a high-risk squat
@@ -202,7 +205,7 @@ def test_a_role_change_says_what_changed_and_how_the_project_relates() -> None:
         "`Acme_Tools` `1.0` (<http://127.0.0.1:9/project/acme-tools/1.0/|on the index>) "
         "gained role holders who are not among the catalog's owners:\n"
     )
-    assert blocks[0]["text"]["text"] == "Role change on our own public project"
+    assert blocks[0]["text"]["text"] == "HIGH · Role change on our own public project: Acme_Tools"
     assert "*Change*\n`add Owner mallory`" in [f["text"] for f in blocks[2]["fields"]]
     assert " collides with:" in render(payload())[1][1]["text"]["text"]
     assert (
@@ -314,3 +317,13 @@ def test_each_risk_says_what_to_do(severity: str, says: str) -> None:
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": line, "verbatim": True}],
     }
+
+
+def test_the_header_keeps_the_risk_when_a_squatter_chooses_a_long_name() -> None:
+    long_name = "Acme_Tools-" + "x" * 400 + "\n<!channel>"
+    _, blocks = render(payload(display_name=long_name))
+    text = blocks[0]["text"]["text"]
+    assert blocks[0]["text"]["type"] == "plain_text"  # shown as it is: nothing acts
+    assert text.startswith("HIGH · Possible squat of an internal package: Acme_Tools-xxx")
+    assert len(text) <= HEADER_MAX
+    assert "\n" not in text
