@@ -11,6 +11,8 @@ from contextlib import AsyncExitStack
 from watcher.alerts import Dispatcher
 from watcher.alerts.planner import Routing
 from watcher.alerts.slack import AlertSender, RequestVerifier, SlackSender, open_slack_sender
+from watcher.alerts.webhook import open_webhook_sender
+from watcher.alerts.webhook_dispatcher import WebhookDispatcher
 from watcher.checks import NameChecker
 from watcher.config import Settings
 from watcher.errors import IndexUnavailable
@@ -24,7 +26,7 @@ from watcher.redaction import redact_url, register_secret, split_credentials
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.indexes import PrivateIndexes
 from watcher.sources.ownership import OwnershipAudit
-from watcher.store import Database
+from watcher.store import Database, deliveries
 from watcher.store.base import utcnow
 from watcher.web import create_app
 from watcher.web.lookups import IndexLookups
@@ -117,6 +119,7 @@ class Service:
                     " alerts are kept in the outbox and logged"
                 )
 
+            webhook = await _open_webhook(settings, db, stack)
             pipeline = Pipeline(db, client, self.catalog)
             if db.dialect == "sqlite":
                 # One process per SQLite file: claims left behind are a dead process's.
@@ -178,6 +181,7 @@ class Service:
                 catalog=catalog,
                 outages=OutageAlerts(db, settings.source_alert_after, clock=utcnow),
                 journal=journal,
+                webhook=webhook,
                 ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
             )
@@ -199,15 +203,39 @@ class Service:
             log.info("shutting down")
 
 
+async def _open_webhook(
+    settings: Settings, db: Database, stack: AsyncExitStack
+) -> WebhookDispatcher | None:
+    """The webhook's dispatcher when it is configured (alerts queued from now on go to it
+    too); else the webhook is recorded as not configured (no new deliveries)."""
+    webhook_settings = settings.webhook
+    if webhook_settings is None:
+        async with db.transaction() as session:
+            await deliveries.set_destinations(session, set(), utcnow())
+        return None
+    sender = await stack.enter_async_context(open_webhook_sender(webhook_settings))
+    webhook = WebhookDispatcher(db, sender, retry_base=settings.alert_retry_base)
+    await webhook.enable()
+    log.info("every alert is also sent to the webhook, signed")
+    return webhook
+
+
 def _register_secrets(settings: Settings) -> None:
     # The log handler masks these wherever they appear (an exception's message, a library's
     # debug line), on top of every URL we log going through redact_url.
-    for secret in (settings.slack_token, settings.api_token, settings.slack_signing_secret):
+    for secret in (
+        settings.slack_token,
+        settings.api_token,
+        settings.slack_signing_secret,
+        settings.webhook_secret,
+    ):
         if secret is not None:
             register_secret(secret.get_secret_value())
     for url in (settings.pypi_url, settings.slack_api_url, settings.database_url):
         if url is not None:
             register_secret(split_credentials(url)[2])
+    if settings.webhook_url is not None:
+        register_secret(settings.webhook_url)  # its path or query may be the receiver's key
 
 
 async def run_daemon(settings: Settings) -> None:

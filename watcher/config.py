@@ -33,7 +33,9 @@ from watcher.config_views import (
     PrivateIndexSettings,
     ScheduleSettings,
     SlackSettings,
+    WebhookSettings,
 )
+from watcher.config_webhook import WebhookFields
 from watcher.errors import ConfigError
 
 _ASYNC_URL_SCHEMES = ("sqlite+aiosqlite:", "postgresql+asyncpg:")
@@ -48,6 +50,7 @@ __all__ = [
     "ScheduleSettings",
     "Settings",
     "SlackSettings",
+    "WebhookSettings",
     "env_name",
     "load_settings",
 ]
@@ -66,7 +69,7 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-class Settings(OperationalSettings):
+class Settings(OperationalSettings, WebhookFields):
     """Every knob of the daemon. Field ``x`` is set by ``WATCHER_X`` or key ``x`` in the file."""
 
     model_config = SettingsConfigDict(
@@ -259,6 +262,18 @@ class Settings(OperationalSettings):
             channel=self.slack_channel,
             api_url=self.slack_api_url,
             timeout=self.slack_timeout,
+            user_agent=self.user_agent,
+        )
+
+    @property
+    def webhook(self) -> WebhookSettings | None:
+        """The webhook's settings, or ``None`` unless ``WATCHER_WEBHOOK_URL`` is set."""
+        if self.webhook_url is None or self.webhook_secret is None:
+            return None
+        return WebhookSettings(
+            url=self.webhook_url,
+            secret=self.webhook_secret.get_secret_value(),
+            timeout=self.webhook_timeout,
             user_agent=self.user_agent,
         )
 

@@ -122,3 +122,17 @@ class PrivateIndexSettings:
     alert_after: float
     """Seconds an index may fail before its outage is alerted, once
     (``WATCHER_SOURCE_ALERT_AFTER``); its recovery is alerted once too."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """What the webhook sender needs (:attr:`Settings.webhook`); exists only when set."""
+
+    url: str = dataclasses.field(repr=False)  # may carry a token of the receiver's
+    """Where every alert is POSTed as JSON (``WATCHER_WEBHOOK_URL``)."""
+    secret: str = dataclasses.field(repr=False)
+    """Key of the HMAC-SHA256 signature of each request (``WATCHER_WEBHOOK_SECRET``)."""
+    timeout: float
+    """Total seconds per request (``WATCHER_WEBHOOK_TIMEOUT``)."""
+    user_agent: str
+    """``User-Agent`` sent (``WATCHER_USER_AGENT``)."""

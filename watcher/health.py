@@ -48,6 +48,7 @@ _JOBS = {
     "journal": _Job("journal", "change-log read", "change-log reads"),
     "catalog": _Job("catalog", "catalog reload", "catalog reloads"),
     "dispatch": _Job("dispatch", "alert dispatch", "dispatch runs"),
+    "webhook": _Job("webhook", "webhook delivery", "webhook runs"),
 }
 
 

@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 
 from watcher.alerts import Dispatcher
+from watcher.alerts.webhook_dispatcher import WebhookDispatcher
 from watcher.config import ScheduleSettings
 from watcher.errors import (
     FeedsFailed,
@@ -73,6 +74,7 @@ class Jobs:
         listing: ListingSource,
         catalog: CatalogSource,
         journal: JournalSource | None = None,
+        webhook: WebhookDispatcher | None = None,
         ownership: OwnershipAudit | None = None,
         outages: OutageAlerts | None = None,
         index: IndexClient | None = None,
@@ -86,6 +88,7 @@ class Jobs:
         self.listing = listing
         self.catalog = catalog
         self.journal = journal
+        self.webhook = webhook
         self.ownership = ownership
         self._outages = outages
         self._index = index
@@ -95,7 +98,12 @@ class Jobs:
         self._again: dict[str, float] = {}  # asked for while running: when, after the run
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._book = HealthBook(
-            [job_id for job_id in JOB_IDS if job_id != "journal" or journal is not None],
+            [
+                job_id
+                for job_id in JOB_IDS
+                if (job_id != "journal" or journal is not None)
+                and (job_id != "webhook" or webhook is not None)
+            ],
             clock=clock,
             monotonic=monotonic,
             summary_interval=summary_interval,
@@ -209,6 +217,14 @@ class Jobs:
             elif self._undelivered:
                 run.skipped = True  # the queue is paused after a failed delivery
 
+    async def deliver_to_webhook(self) -> None:
+        """Drain the webhook's deliveries."""
+        assert self.webhook is not None
+        async with self._run("webhook") as run:
+            report = await self.webhook.dispatch()
+            if report.failed:  # the dispatcher logged the failure
+                run.fail(f"{report.failed} alerts not delivered; retried with backoff", quiet=True)
+
     def run_now(self, job_id: str, reason: str | None = None, *, delay: float = 0.0) -> None:
         """Run a job as soon as possible, or in ``delay`` seconds.
 
@@ -245,6 +261,8 @@ class Jobs:
         ]
         if self.journal is not None:
             jobs.append(("journal", self.follow_journal, schedule.journal_interval))
+        if self.webhook is not None:
+            jobs.append(("webhook", self.deliver_to_webhook, schedule.dispatch_interval))
         now = datetime.now(UTC)
         for job_id, job, interval in jobs:
             self.scheduler.add_job(

@@ -171,3 +171,28 @@ async def test_forged_stale_unsigned_and_unknown_clicks_change_nothing(
         assert shown["status"] == "open"
         assert [e["action"] for e in shown["history"]] == ["open"]
         assert fake_slack.updates == []
+
+
+async def test_a_replay_to_another_process_is_refused_too(
+    make_settings: SettingsFactory,
+    fake_index: FakeIndex,
+    fake_slack: FakeSlack,
+    http: aiohttp.ClientSession,
+) -> None:
+    # Another replica (here: the service restarted, its memory gone) shares the database.
+    settings = make_settings(poll_interval=0.5, slack_signing_secret=SECRET)
+    async with running(settings) as service:
+        message = await alerted(fake_index, fake_slack)
+        body = click(message, "watcher_acknowledge")
+        headers = sign(body, int(time.time()))
+        url = f"http://127.0.0.1:{service.port}/slack/actions"
+        async with http.post(url, data=body, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            [finding_id] = (await resp.json())["changed"]
+    async with running(settings) as other:
+        url = f"http://127.0.0.1:{other.port}/slack/actions"
+        async with http.post(url, data=body, headers=headers) as resp:
+            assert resp.status == 401  # not 409 "already acknowledged": refused as a replay
+        shown = await finding(http, other.port, str(finding_id))
+    assert [h["action"] for h in shown["history"]] == ["open", "acknowledge"]
+    assert len(fake_slack.updates) == 1

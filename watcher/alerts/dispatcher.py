@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from watcher.alerts.delivery import retry_delay
 from watcher.alerts.digests import Digest, is_digest
 from watcher.alerts.messages import AlertMessage
 from watcher.alerts.planner import Planner, Routing
@@ -190,9 +191,7 @@ class Dispatcher:
     def _delay(self, alert: QueuedAlert, exc: Exception) -> float:
         """How long ``alert`` waits after ``exc``: Slack's Retry-After (capped) on a rate
         limit, else the doubling backoff."""
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return min(exc.retry_after, MAX_RETRY_AFTER)
-        return float(min(self._retry_base * 2 ** (alert.attempts - 1), self._retry_max))
+        return retry_delay(alert.attempts, exc, base=self._retry_base, most=self._retry_max)
 
     async def _reschedule(self, alert: QueuedAlert, exc: Exception, delay: float) -> None:
         log.warning(

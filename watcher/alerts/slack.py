@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from watcher.alerts.delivery import MAX_RETRY_AFTER, DeliveryError, RateLimited
 from watcher.alerts.digests import Digest, render_digest
 from watcher.alerts.messages import AlertMessage
 from watcher.alerts.render import render
@@ -31,21 +32,17 @@ log = logging.getLogger(__name__)
 # post that was in flight when the process died actually reached the channel.
 EVENT_TYPE = "watcher_alert"
 _CONNECT_TIMEOUT = 10.0
-# Longest wait a Retry-After can impose, in seconds: Slack (or a proxy in front of it) asking
-# for an hour would otherwise hold every alert behind it for that hour.
-MAX_RETRY_AFTER = 300.0
 
-
-class DeliveryError(Exception):
-    """Slack did not take the message; the alert stays queued."""
-
-
-class RateLimited(DeliveryError):
-    """Slack answered 429; ``retry_after`` is how long to wait (already capped), if it said."""
-
-    def __init__(self, message: str, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+__all__ = [
+    "EVENT_TYPE",
+    "MAX_RETRY_AFTER",
+    "AlertSender",
+    "DeliveryError",
+    "RateLimited",
+    "RequestVerifier",
+    "SlackSender",
+    "open_slack_sender",
+]
 
 
 class AlertSender(Protocol):
@@ -279,7 +276,8 @@ class RequestVerifier:
     timestamp and the body with the app's signing secret) and that the timestamp is within
     :data:`SIGNATURE_WINDOW` of now, so a captured request cannot be replayed later. Here a
     signature is also accepted once only, so it cannot be replayed within the window either
-    (per process: each replica has its own memory). Malformed headers are refused, never
+    (in this process; ``POST /slack/actions`` also records each one in the database, for
+    every replica). Malformed headers are refused, never
     raised on.
     """
 

@@ -320,6 +320,48 @@ class CatalogState(Base):
     down_alerted_at: Mapped[datetime | None]
 
 
+class AlertDestination(Base):
+    """A destination every alert is also delivered to besides Slack (the webhook), from
+    when it was first configured: alerts queued before that are not sent to it."""
+
+    __tablename__ = "alert_destinations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertDelivery(Base):
+    """One alert's delivery to one destination: queued in the alert's own transaction,
+    pending -> sending -> sent like the outbox row (retried with backoff)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "destination", name="uq_alert_deliveries_alert"),
+        Index("ix_alert_deliveries_due", "destination", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert_outbox.id", ondelete="CASCADE"))
+    destination: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlackRequest(Base):
+    """A signed Slack request already acted on: the same signature again is a replay,
+    whichever replica it reaches (kept for twice Slack's five-minute window)."""
+
+    __tablename__ = "slack_requests"
+
+    signature: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class CatalogPackage(Base):
     """The last good load of one project of a private index: kept so a restart while the
     index is down protects the same names and versions."""

@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.store.base import clean_text, error_text, record, upsert_insert
+from watcher.store.deliveries import queue_deliveries
 from watcher.store.models import EVENT_KEY_LIMIT, OutboxAlert, OutboxStatus
 
 BASELINE_KEY = "baseline"
@@ -102,7 +103,12 @@ async def enqueue_alert(
         .on_conflict_do_nothing(index_elements=["event_key"])
         .returning(table.c.id)
     )
-    return result.first() is not None
+    row = result.first()
+    if row is None:
+        return False
+    # Every other destination gets it too, committed with it or not at all.
+    await queue_deliveries(session, int(row[0]), now)
+    return True
 
 
 async def open_baseline(session: AsyncSession, now: datetime) -> None:

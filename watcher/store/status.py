@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store import events, journal, listing, outbox
+from watcher.store import deliveries, events, journal, listing, outbox
 from watcher.store.base import record
 from watcher.store.catalog import CatalogStatus, catalog_statuses
 from watcher.store.models import FeedState, Finding
@@ -40,6 +40,8 @@ class Coverage:
     dead_index_events: int
     alerts: dict[str, int]
     findings: dict[str, int]
+    # Per destination besides Slack (the webhook): deliveries per status.
+    deliveries: dict[str, dict[str, int]]
 
 
 async def coverage(session: AsyncSession) -> Coverage:
@@ -59,4 +61,5 @@ async def coverage(session: AsyncSession) -> Coverage:
         dead_index_events=await events.dead_count(session),
         alerts=await outbox.outbox_counts(session),
         findings={str(status): int(count) for status, count in findings},
+        deliveries=await deliveries.delivery_counts(session),
     )

@@ -3,7 +3,8 @@
 Slack's Interactivity request URL points here. There is no bearer token on this route:
 Slack signs each request with the app's signing secret instead, and a request whose
 signature is missing, wrong or older than slack-sdk's window (five minutes), or seen
-before, answers 401 and changes nothing. A signed click moves the alert's findings (their
+before (by this replica or, through the database, any other), answers 401 and changes
+nothing. A signed click moves the alert's findings (their
 ids are the button's value) with ``via: "slack"`` and the clicking user as the actor, then
 replaces the message (``chat.update``) with one that says who acted and when, without the
 buttons.
@@ -19,16 +20,16 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from watcher.alerts.render import ACKNOWLEDGE_ACTION, SUPPRESS_ACTION, acted
-from watcher.alerts.slack import RequestVerifier
+from watcher.alerts.slack import SIGNATURE_WINDOW, RequestVerifier
 from watcher.errors import FindingNotFound, TransitionRefused
-from watcher.store import findings
+from watcher.store import findings, replays
 from watcher.store.base import utcnow
 from watcher.store.findings import Action, FindingRow, Via
 from watcher.text import printable
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 BODY_LIMIT = 1024 * 1024
 _MAX_IDS = 200
 _UPDATE_TIMEOUT = 2.0
+# Signatures acted on are remembered this long: past the timestamp window they are refused.
+_REPLAY_MEMORY = timedelta(seconds=2 * SIGNATURE_WINDOW)
 _ACTIONS = {ACKNOWLEDGE_ACTION: Action.ACKNOWLEDGE, SUPPRESS_ACTION: Action.SUPPRESS}
 _DONE = {Action.ACKNOWLEDGE: "Acknowledged", Action.SUPPRESS: "Suppressed"}
 
@@ -168,6 +171,12 @@ async def slack_action(request: web.Request) -> web.Response:
     try:
         # One transaction: an unknown id changes none of the others.
         async with request.app[DATABASE].write() as session:
+            # The in-process memory sees replays to this replica; the table, to any.
+            if not await replays.first_sight(
+                session, str(headers.get("X-Slack-Signature")), now, keep=_REPLAY_MEMORY
+            ):
+                log.warning("refused a replayed Slack action (its signature was acted on)")
+                return error(401, "bad, stale, replayed or missing Slack signature")
             for finding_id in click.finding_ids:
                 try:
                     changed.append(

@@ -199,6 +199,7 @@ def coverage_json(cov: Coverage) -> dict[str, Any]:
             for d in cov.dead_letters
         ],
         "alerts": cov.alerts,
+        "deliveries": cov.deliveries,
         "findings": cov.findings,
     }
 

@@ -784,7 +784,8 @@ def test_every_float_setting_is_covered() -> None:
     assert "index_reload_interval" in FLOAT_SETTINGS
     assert "source_alert_after" in FLOAT_SETTINGS
     assert "slack_pace" in FLOAT_SETTINGS
-    assert len(FLOAT_SETTINGS) == 13
+    assert "webhook_timeout" in FLOAT_SETTINGS
+    assert len(FLOAT_SETTINGS) == 14
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "NaN"])
@@ -994,3 +995,64 @@ def test_api_index_concurrency_and_shutdown_grace(
     assert settings.shutdown_grace == 5.5
     monkeypatch.setenv("WATCHER_API_INDEX_CONCURRENCY", "0")
     assert _refused().startswith("WATCHER_API_INDEX_CONCURRENCY: ")
+
+
+# -- the webhook ----------------------------------------------------------------
+
+
+WEBHOOK_KEY = "whsec-0123456789abcdef"
+
+
+def test_the_webhook_is_off_unless_its_url_is_set(clean_env: None) -> None:
+    assert load_settings().webhook is None
+    assert load_settings(webhook_url=" ", webhook_secret="").webhook is None
+
+
+def test_the_webhook_view_keeps_url_and_secret_out_of_repr(clean_env: None) -> None:
+    url = "https://siem.invalid/hooks/receiver-token-42"
+    webhook = load_settings(webhook_url=url, webhook_secret=WEBHOOK_KEY).webhook
+    assert webhook is not None
+    assert (webhook.url, webhook.secret, webhook.timeout) == (url, WEBHOOK_KEY, 10.0)
+    assert "receiver-token-42" not in repr(webhook)
+    assert WEBHOOK_KEY not in repr(webhook)
+
+
+@pytest.mark.parametrize(
+    ("variables", "reason"),
+    [
+        (
+            {"WATCHER_WEBHOOK_URL": "https://siem.invalid/hook"},
+            "WATCHER_WEBHOOK_SECRET is not set but WATCHER_WEBHOOK_URL is",
+        ),
+        (
+            {"WATCHER_WEBHOOK_SECRET": WEBHOOK_KEY},
+            "WATCHER_WEBHOOK_URL is not set but WATCHER_WEBHOOK_SECRET is",
+        ),
+        (
+            {"WATCHER_WEBHOOK_URL": "https://siem.invalid/hook", "WATCHER_WEBHOOK_SECRET": "short"},
+            "WATCHER_WEBHOOK_SECRET: must be at least 16 characters long",
+        ),
+        (
+            {
+                "WATCHER_WEBHOOK_URL": "ftp://siem.invalid/hook",
+                "WATCHER_WEBHOOK_SECRET": WEBHOOK_KEY,
+            },
+            "WATCHER_WEBHOOK_URL: must be an http:// or https:// URL",
+        ),
+    ],
+)
+def test_a_half_configured_webhook_is_refused(
+    clean_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variables: dict[str, str],
+    reason: str,
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+    message = _refused()
+
+    assert reason in message
+    assert "short" not in message.replace("too short", "")  # the secret is never repeated
+    assert _cli_refuses(capsys) == message

@@ -31,6 +31,7 @@ async def test_coverage_of_an_empty_database(db: Database) -> None:
         dead_index_events=0,
         alerts={},
         findings={},
+        deliveries={},
     )
 
 
