@@ -1,0 +1,48 @@
+"""parse(): the format chosen from the file name, or forced by kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.depfiles import KINDS, UnusableInput, kind_of, parse
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("requirements.txt", "requirements"),
+        ("ci/requirements-dev.txt", "requirements"),
+        ("requirements.in", "requirements"),
+        ("deps.lst", "requirements"),
+        ("pyproject.toml", "pyproject-pep621"),
+        ("sub\\PyProject.toml", "pyproject-pep621"),
+        ("poetry.lock", "poetry.lock"),
+        ("uv.lock", "uv.lock"),
+        ("Pipfile.lock", "Pipfile.lock"),
+        ("pylock.toml", "pylock"),
+        ("pylock.dev.toml", "pylock"),
+        ("pylock.a.b.toml", "requirements"),
+    ],
+)
+def test_kind_of(name: str, kind: str) -> None:
+    assert kind_of(name) == kind
+
+
+def test_kind_override() -> None:
+    text = (
+        '[[package]]\nname = "six"\nversion = "1.16.0"\n'
+        'source = { registry = "https://index.example/simple" }\n'
+    )
+    report = parse("anything.txt", text, kind="uv.lock")
+    assert report.kind == "uv.lock"
+    assert report.dependencies[0].pinned == "1.16.0"
+    with pytest.raises(UnusableInput, match="unknown kind"):
+        parse("x", "", kind="setup.py")  # type: ignore[arg-type]
+
+
+def test_every_kind_parses_empty_input() -> None:
+    for kind in KINDS:
+        text = "{}" if kind == "Pipfile.lock" else ""
+        if kind == "pylock":
+            text = 'lock-version = "1.0"\ncreated-by = "t"\npackages = []\n'
+        assert parse("f", text, kind=kind).dependencies == ()
