@@ -21,7 +21,6 @@ from watcher import __version__
 from watcher.errors import CatalogError, ConfigError, InvalidName, WatcherError
 
 if TYPE_CHECKING:
-    from watcher.checks import Verdict
     from watcher.config import Settings
 
 T = TypeVar("T")
@@ -31,7 +30,14 @@ EXIT_USAGE = 2
 
 # ``check``'s options, and whether each takes a value: everything else is the name, even
 # when it starts with '-' (``watcher check -acme`` reaches name validation, not argparse).
-_CHECK_OPTIONS = {"--help": False, "--json": False, "--config": True}
+_CHECK_OPTIONS = {
+    "--help": False,
+    "--json": False,
+    "--sarif": False,
+    "--config": True,
+    "--requirement": True,
+    "--root": True,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,9 +52,32 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     with_config(sub.add_parser("run", help="run the daemon"))
-    check = with_config(sub.add_parser("check", help="is this name safe? (risk verdict)"))
-    check.add_argument("name")
+    check = with_config(
+        sub.add_parser(
+            "check",
+            help="is this name safe? (risk verdict); with -r: are these dependency files?",
+        )
+    )
+    check.add_argument("name", nargs="?")
     check.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    check.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirements",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="a dependency file to check (repeatable): requirements, pyproject.toml,"
+        " poetry.lock, uv.lock, Pipfile.lock, pylock.toml; exit 0 clean, 1 risky, 2 unusable",
+    )
+    check.add_argument("--sarif", action="store_true", help="with -r: print a SARIF log")
+    check.add_argument(
+        "--root",
+        type=Path,
+        help="with -r: the directory -r/-c includes may be read from (default: the working"
+        " directory when the file is under it, else the file's own)",
+    )
     scan = with_config(
         sub.add_parser("scan", help="match a file of public names against the catalog, offline")
     )
@@ -112,6 +141,11 @@ def _check_argv(args: list[str]) -> list[str]:
         if arg == "-h":
             options.append(arg)
             continue
+        if arg == "-r" or (arg.startswith("-r") and not arg.startswith("--")):
+            # ``-r FILE`` or ``-rFILE``: pip's spelling of a requirements file.
+            value = arg[2:] or next(args_left, None)
+            options.append("-r" if value is None else f"--requirement={value}")
+            continue
         if arg.startswith("--"):
             key, eq, _ = arg.partition("=")
             found = [o for o in _CHECK_OPTIONS if o == key] or [
@@ -153,14 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             _run(run_daemon(settings))
             return 0
         if args.command == "check":
-            from watcher.names import validate
+            from watcher import cli_check
 
-            validate(args.name)  # before anything is loaded or asked
-            from watcher.config import load_settings
-
-            settings = load_settings(args.config, require=("pypi_url", "catalog"))
-            _setup_logging(settings, quiet=True)
-            return _run(_check(settings, args.name, as_json=args.json))
+            return cli_check.check_command(args)
         if args.command == "scan":
             return _scan(args)
         if args.command == "status":
@@ -235,45 +264,6 @@ def _setup_logging(settings: Settings, *, quiet: bool = False) -> None:
     from watcher.logs import setup_logging
 
     setup_logging(settings.log_level, settings.log_format, quiet=quiet)
-
-
-async def _check(settings: Settings, name: str, *, as_json: bool) -> int:
-    import json
-    from datetime import UTC, datetime
-
-    from watcher.checks import NameChecker
-    from watcher.errors import IndexClientError
-    from watcher.matching.live import LiveCatalog, load_view
-    from watcher.pypi import open_index_client
-
-    catalog = LiveCatalog(load_view(settings.catalog_path, datetime.now(UTC)))
-    async with open_index_client(settings.index) as client:
-        checker = NameChecker(catalog, client, confirm_index=True)
-        try:
-            verdict = await checker.check(name)
-        except IndexClientError as exc:
-            print(f"watcher: cannot ask the index: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
-    print(json.dumps(verdict.to_json(), indent=2) if as_json else _human(verdict))
-    return 0
-
-
-def _human(verdict: Verdict) -> str:
-    lines = [
-        f"{verdict.name}: risk {str(verdict.risk).upper()}",
-        f"  internal name:         {'yes' if verdict.internal else 'no'}",
-        f"  allowlisted:           {'yes' if verdict.allowed else 'no'}",
-        f"  public project exists: {'yes' if verdict.public_exists else 'no'}",
-    ]
-    if verdict.matches:
-        lines.append("  matches:")
-        lines += [f"    {m.kind:<8} {m.internal_name:<30} {m.detail}" for m in verdict.matches]
-    else:
-        lines.append("  matches: none")
-    if verdict.assessment is not None:
-        # The reason quotes versions from the index, already clipped and escaped.
-        lines.append(f"  why: {verdict.assessment.reason}")
-    return "\n".join(lines)
 
 
 def _scan(args: argparse.Namespace) -> int:
