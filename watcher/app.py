@@ -152,7 +152,12 @@ class Service:
                     sender if isinstance(sender, SlackSender) else None,
                 )
             app = create_app(
-                checker, db, settings.api.token, sources=self.sources, slack=slack_actions
+                checker,
+                db,
+                settings.api.token,
+                sources=self.sources,
+                slack=slack_actions,
+                index_url=settings.index_url,
             )
             runner = await start_api(app, settings.api.host, settings.api.port)
             stack.push_async_callback(runner.cleanup)

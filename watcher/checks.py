@@ -99,6 +99,11 @@ class NameChecker:
         self._client = client
         self._confirm = confirm_index
 
+    @property
+    def catalog(self) -> LiveCatalog:
+        """The catalog names are checked against."""
+        return self._catalog
+
     async def check(self, name: str) -> Verdict:
         """The verdict for ``name``.
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from watcher.checks import NameChecker
 from watcher.store import Database
-from watcher.web import findings, slack_actions
+from watcher.web import depcheck, findings, slack_actions
 from watcher.web.slack_actions import SlackActions
 from watcher.web.views import (
     CHECKER,
@@ -65,10 +65,12 @@ def create_app(
     *,
     sources: SourcesProbe | None = None,
     slack: SlackActions | None = None,
+    index_url: str | None = None,
 ) -> web.Application:
     """Build the HTTP application. ``sources`` tells ``/healthz`` how each source's runs
     went (the service passes its jobs' health); without it no source is shown. ``slack``
-    verifies and carries out the alerts' button clicks (``POST /slack/actions``)."""
+    verifies and carries out the alerts' button clicks (``POST /slack/actions``);
+    ``index_url`` is the index whose host dependency files may point at (``POST /v1/check``)."""
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=64 * 1024)
     app[CHECKER] = checker
     app[DATABASE] = database
@@ -81,5 +83,6 @@ def create_app(
     # newline) so bad names get a JSON 400, not a routing 404.
     app.router.add_get(r"/v1/names/{name:[\s\S]*}", name_verdict)
     findings.add_routes(app)
+    depcheck.add_routes(app, index_url)
     slack_actions.add_routes(app, slack)  # signed by Slack, not behind the bearer token
     return app
