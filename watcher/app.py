@@ -19,12 +19,14 @@ from watcher.errors import IndexUnavailable
 from watcher.health import SourceHealth
 from watcher.jobs import Jobs
 from watcher.matching.live import CatalogView, LiveCatalog, load_view
+from watcher.matching.public_names import PublicNames
 from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
 from watcher.redaction import redact_url, register_secret, split_credentials
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.indexes import PrivateIndexes
+from watcher.sources.known_names import KnownNames
 from watcher.sources.ownership import OwnershipAudit
 from watcher.store import Database, deliveries
 from watcher.store.base import utcnow
@@ -142,7 +144,11 @@ class Service:
                 open_index_client(settings.index, connections=settings.api.index_concurrency)
             )
             lookups = IndexLookups(api_client, concurrency=settings.api.index_concurrency)
-            checker = NameChecker(self.catalog, lookups, confirm_index=True)
+            # Names the store knows are answered from memory (built by the "names" job).
+            known_names = KnownNames(db, PublicNames())
+            checker = NameChecker(
+                self.catalog, lookups, confirm_index=True, known=known_names.names
+            )
             slack_actions = None
             if settings.slack_signing_secret is not None:
                 # The buttons' clicks: verified with the signing secret, shown on the alert
@@ -187,6 +193,7 @@ class Service:
                 outages=OutageAlerts(db, settings.source_alert_after, clock=utcnow),
                 journal=journal,
                 webhook=webhook,
+                known_names=known_names,
                 ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
             )

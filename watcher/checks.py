@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from packaging.utils import NormalizedName
 
+from watcher.acceptance import Acceptance, would_accept
 from watcher.catalog.model import Catalog
 from watcher.errors import ProjectNotFound
 from watcher.matching import Match, MatchKind, Risk, assess_risk
 from watcher.matching.live import LiveCatalog
+from watcher.matching.public_names import PublicNames
 from watcher.matching.risk import Assessment, assess_matches, strongest
 from watcher.names import canonical
 from watcher.pypi import ProjectInfo
 from watcher.pypi.models import ReleaseInfo
+
+LOOKALIKES_SHOWN = 50  # public look-alikes listed in a verdict (the total is given too)
 
 
 class IndexLookup(Protocol):
@@ -48,6 +53,13 @@ class Verdict:
     # The risk model's word on an existing public project (none for a free name).
     assessment: Assessment | None = None
     assessed: dict[Match, Assessment] = field(default_factory=dict)
+    # Where ``public_exists`` comes from: "store" (the stored listing, as of ``as_of``) or
+    # "index" (asked now).
+    basis: str = "index"
+    as_of: datetime | None = None
+    # Known public names that look like this one (None: the store's view is not built yet).
+    lookalikes: list[Match] | None = None
+    acceptance: Acceptance | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's (and ``watcher check --json``'s) representation."""
@@ -56,6 +68,10 @@ class Verdict:
             "internal": self.internal,
             "allowlisted": self.allowed,
             "public_exists": self.public_exists,
+            "basis": {
+                "source": self.basis,
+                "as_of": self.as_of.isoformat() if self.as_of is not None else None,
+            },
             "risk": str(self.risk),
             **self._assessment_json(),
             "matches": [
@@ -68,7 +84,25 @@ class Verdict:
                 }
                 for m in self.matches
             ],
+            **self._public_json(),
         }
+
+    def _public_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.acceptance is not None:
+            extra["index_would_accept"] = self.acceptance.to_json()
+        if self.lookalikes is not None:
+            extra["public_lookalikes"] = [
+                {
+                    "public_name": m.public_name,
+                    "kind": str(m.kind),
+                    "detail": m.detail,
+                    "severity": str(m.severity),
+                }
+                for m in self.lookalikes[:LOOKALIKES_SHOWN]
+            ]
+            extra["public_lookalikes_total"] = len(self.lookalikes)
+        return extra
 
     def _assessment_json(self) -> dict[str, Any]:
         # Only for an existing public project: a free name has no versions to weigh.
@@ -93,11 +127,17 @@ class NameChecker:
     """
 
     def __init__(
-        self, catalog: LiveCatalog, client: IndexLookup, *, confirm_index: bool = False
+        self,
+        catalog: LiveCatalog,
+        client: IndexLookup,
+        *,
+        confirm_index: bool = False,
+        known: PublicNames | None = None,
     ) -> None:
         self._catalog = catalog
         self._client = client
         self._confirm = confirm_index
+        self._known = known
 
     @property
     def catalog(self) -> LiveCatalog:
@@ -115,9 +155,17 @@ class NameChecker:
         norm = canonical(name)
         view = self._catalog.current
         matches = view.matcher.match(norm)
-        if self._confirm and not self._client.confirmed:
-            await self._client.confirm_index()
-        exists = await self._client.exists(norm)
+        known = self._known
+        # A name the store knows exists is answered without a request; any other is asked
+        # (a name registered since the last look must not pass for free).
+        stored = known.contains(norm) if known is not None else None
+        if stored:
+            exists, basis, as_of = True, "store", known.as_of if known is not None else None
+        else:
+            if self._confirm and not self._client.confirmed:
+                await self._client.confirm_index()
+            exists, basis, as_of = await self._client.exists(norm), "index", None
+        lookalikes = known.similar(norm) if known is not None else None
         allowed = view.catalog.is_allowed(norm)
         verdict = Verdict(
             name=norm,
@@ -126,6 +174,12 @@ class NameChecker:
             public_exists=exists,
             matches=matches,
             risk=assess_risk(matches, public_exists=exists, allowed=allowed),
+            basis=basis,
+            as_of=as_of,
+            lookalikes=lookalikes,
+            acceptance=would_accept(
+                norm, exists=exists, public_names=(m.public_name for m in lookalikes or ())
+            ),
         )
         if not exists or allowed or not matches:
             return verdict  # a free name (or ours): nothing public to weigh versions of

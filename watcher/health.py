@@ -49,6 +49,7 @@ _JOBS = {
     "catalog": _Job("catalog", "catalog reload", "catalog reloads"),
     "dispatch": _Job("dispatch", "alert dispatch", "dispatch runs"),
     "webhook": _Job("webhook", "webhook delivery", "webhook runs"),
+    "names": _Job("names", "public names refresh", "name refreshes"),
 }
 
 

@@ -33,6 +33,7 @@ from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.feeds import PollReport
+from watcher.sources.known_names import KnownNames
 from watcher.sources.ownership import OwnershipAudit
 from watcher.store.base import utcnow
 
@@ -75,6 +76,7 @@ class Jobs:
         catalog: CatalogSource,
         journal: JournalSource | None = None,
         webhook: WebhookDispatcher | None = None,
+        known_names: KnownNames | None = None,
         ownership: OwnershipAudit | None = None,
         outages: OutageAlerts | None = None,
         index: IndexClient | None = None,
@@ -89,6 +91,7 @@ class Jobs:
         self.catalog = catalog
         self.journal = journal
         self.webhook = webhook
+        self.known_names = known_names
         self.ownership = ownership
         self._outages = outages
         self._index = index
@@ -103,6 +106,7 @@ class Jobs:
                 for job_id in JOB_IDS
                 if (job_id != "journal" or journal is not None)
                 and (job_id != "webhook" or webhook is not None)
+                and (job_id != "names" or known_names is not None)
             ],
             clock=clock,
             monotonic=monotonic,
@@ -225,6 +229,12 @@ class Jobs:
             if report.failed:  # the dispatcher logged the failure
                 run.fail(f"{report.failed} alerts not delivered; retried with backoff", quiet=True)
 
+    async def refresh_names(self) -> None:
+        """Bring the check API's view of the public names up to date."""
+        assert self.known_names is not None
+        async with self._run("names"):
+            await self.known_names.refresh()
+
     def run_now(self, job_id: str, reason: str | None = None, *, delay: float = 0.0) -> None:
         """Run a job as soon as possible, or in ``delay`` seconds.
 
@@ -263,6 +273,8 @@ class Jobs:
             jobs.append(("journal", self.follow_journal, schedule.journal_interval))
         if self.webhook is not None:
             jobs.append(("webhook", self.deliver_to_webhook, schedule.dispatch_interval))
+        if self.known_names is not None:
+            jobs.append(("names", self.refresh_names, schedule.poll_interval))
         now = datetime.now(UTC)
         for job_id, job, interval in jobs:
             self.scheduler.add_job(

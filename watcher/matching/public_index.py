@@ -136,3 +136,10 @@ class PublicIndex:
         for public in sorted(found):
             out.extend(m for m in matcher.match(NormalizedName(public)) if m.kind in _NAME_KINDS)
         return out
+
+    def contains(self, name: str) -> bool:
+        """Whether canonical ``name`` is one of the indexed names (binary search, no scan)."""
+        wanted = _hash("exact", name)
+        start = int(np.searchsorted(self._keys, wanted, side="left"))
+        end = int(np.searchsorted(self._keys, wanted, side="right"))
+        return any(self._names[i] == name for i in self._ids[start:end].tolist())

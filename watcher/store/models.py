@@ -82,7 +82,7 @@ class PublicProject(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     normalized_name: Mapped[str] = mapped_column(NAME, unique=True)
     name: Mapped[str] = mapped_column(NAME)
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     latest_version: Mapped[str | None] = mapped_column(NAME)
     summary: Mapped[str | None] = mapped_column(Text)
@@ -229,8 +229,9 @@ class IndexProject(Base):
     normalized_name: Mapped[str] = mapped_column(NAME, primary_key=True)
     name: Mapped[str] = mapped_column(NAME)
     last_serial: Mapped[int | None] = mapped_column(BigInteger)
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    removed_at: Mapped[datetime | None]
+    # Indexed: the check API follows what the listing gained and lost since it last looked.
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    removed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class IndexState(Base):

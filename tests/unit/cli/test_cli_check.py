@@ -181,8 +181,13 @@ async def test_free_unrelated_name_as_json(
         "internal": False,
         "allowlisted": False,
         "public_exists": False,
+        "basis": {"source": "index", "as_of": None},
         "risk": "none",
         "matches": [],
+        "index_would_accept": {
+            "accepted": True,
+            "reason": "free, unless the index's administrators prohibited it",
+        },
     }
 
 

@@ -94,6 +94,7 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
         "internal": True,
         "allowlisted": False,
         "public_exists": True,
+        "basis": {"source": "index", "as_of": None},
         "risk": "critical",
         # The risk model's reasons (no private index lists the name: versions unknown).
         "risk_reason": "our versions are unknown: no private index lists this name with a version",
@@ -116,4 +117,8 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
                 "severity": "high",
             },
         ],
+        "index_would_accept": {
+            "accepted": False,
+            "reason": "the name is taken: the project exists",
+        },
     }

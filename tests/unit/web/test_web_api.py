@@ -240,6 +240,7 @@ async def test_squatted_internal_name_is_critical(api: Client, index: FakeIndex)
         "internal": True,
         "allowlisted": False,
         "public_exists": True,
+        "basis": {"source": "index", "as_of": None},
         "risk": "critical",
         # The risk model's reasons (no private index lists the name: versions unknown).
         "risk_reason": "our versions are unknown: no private index lists this name with a version",
@@ -255,6 +256,10 @@ async def test_squatted_internal_name_is_critical(api: Client, index: FakeIndex)
                 "severity": "critical",
             }
         ],
+        "index_would_accept": {
+            "accepted": False,
+            "reason": "the name is taken: the project exists",
+        },
     }
     assert simple_requests(index) == ["/simple/payments-core/"]
 
@@ -295,8 +300,13 @@ async def test_free_unrelated_name_is_none(api: Client) -> None:
         "internal": False,
         "allowlisted": False,
         "public_exists": False,
+        "basis": {"source": "index", "as_of": None},
         "risk": "none",
         "matches": [],
+        "index_would_accept": {
+            "accepted": True,
+            "reason": "free, unless the index's administrators prohibited it",
+        },
     }
 
 

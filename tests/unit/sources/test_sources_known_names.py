@@ -1,0 +1,62 @@
+"""The in-memory public names kept in step with the store (watcher.sources.known_names,
+watcher.store.known), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from watcher.matching.public_names import PublicNames
+from watcher.sources.known_names import KnownNames
+from watcher.store import Database, listing
+from watcher.store.base import utcnow
+from watcher.store.models import IndexProject, PublicProject
+
+
+def row(name: str, serial: int) -> dict[str, Any]:
+    return {"normalized_name": name, "name": name, "last_serial": serial, "removed_at": None}
+
+
+async def test_first_build_then_additions_removals_and_returns(db: Database) -> None:
+    async with db.transaction() as session:
+        await listing.upsert_rows(session, [row("requests", 1), row("numpy", 2)])
+        session.add(PublicProject(normalized_name="acme-tools", name="Acme_Tools"))
+    known = KnownNames(db, PublicNames())
+
+    await known.refresh()  # the first run builds the base
+
+    assert known.names.contains("requests") is True
+    assert known.names.contains("acme-tools") is True  # seen by the feeds
+    assert known.names.contains("flask") is False
+
+    async with db.transaction() as session:
+        await listing.upsert_rows(session, [row("flask", 3)])
+        await session.execute(
+            update(IndexProject)
+            .where(IndexProject.normalized_name.in_(["numpy", "acme-tools"]))
+            .values(removed_at=utcnow())
+        )
+        await listing.upsert_rows(session, [row("acme-tools", 4)])
+        await session.execute(
+            update(IndexProject)
+            .where(IndexProject.normalized_name == "acme-tools")
+            .values(removed_at=utcnow())
+        )
+    await known.refresh()
+
+    assert known.names.contains("flask") is True
+    assert known.names.contains("numpy") is False
+    assert known.names.contains("acme-tools") is False  # the listing saw it removed
+    assert known.names.pending == 1
+
+    async with db.transaction() as session:  # numpy is back (its first sighting is old)
+        await session.execute(
+            update(IndexProject)
+            .where(IndexProject.normalized_name == "numpy")
+            .values(removed_at=None, first_seen_at=utcnow() - timedelta(days=30))
+        )
+    await known.refresh()
+    assert known.names.contains("numpy") is True
+    assert known.names.removed == frozenset({"acme-tools"})

@@ -1,0 +1,99 @@
+"""``GET /v1/names/{name}`` answered from what the store knows: no index request for a known
+name, public look-alikes, whether the index would accept the name (watcher.checks)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.fakes.pypi import FakeIndex
+from tests.unit.web.test_web_api import sqlite_db
+from watcher.catalog import load_catalog_file
+from watcher.checks import NameChecker
+from watcher.matching.live import LiveCatalog
+from watcher.matching.public_index import PublicIndex
+from watcher.matching.public_names import PublicNames
+from watcher.pypi import IndexClient
+from watcher.store import Database
+from watcher.store.base import utcnow
+from watcher.web import create_app
+
+__all__ = ["sqlite_db"]
+
+Client = TestClient[web.Request, web.Application]
+PUBLIC = ["payments-core", "acme-biling", "acmebilling", "requests", "reqeusts"]
+
+
+@pytest.fixture
+async def api(
+    http: aiohttp.ClientSession, fake_index: FakeIndex, catalog_file: Path, sqlite_db: Database
+) -> AsyncIterator[tuple[Client, PublicNames]]:
+    for name in PUBLIC:
+        fake_index.add_release(name, "1.0")
+    known = PublicNames()
+    known.replace(PublicIndex(sorted(PUBLIC)), utcnow())
+    client = IndexClient(http, fake_index.base_url, retries=1, backoff=0.01)
+    checker = NameChecker(
+        LiveCatalog.of(load_catalog_file(catalog_file)), client, confirm_index=True, known=known
+    )
+    async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as test_client:
+        yield test_client, known
+
+
+async def verdict(client: Client, name: str) -> dict[str, Any]:
+    async with client.get(f"/v1/names/{name}") as resp:
+        assert resp.status == 200, await resp.text()
+        answer: dict[str, Any] = await resp.json()
+        return answer
+
+
+def project_requests(index: FakeIndex, name: str) -> int:
+    return sum(1 for r in index.requests if name in r.path)
+
+
+async def test_a_known_name_is_answered_without_asking_the_index(
+    api: tuple[Client, PublicNames], fake_index: FakeIndex
+) -> None:
+    client, known = api
+    answer = await verdict(client, "payments_core")
+    assert answer["public_exists"] is True
+    assert answer["basis"]["source"] == "store"
+    assert answer["basis"]["as_of"] == known.as_of.isoformat()  # type: ignore[union-attr]
+    assert answer["risk"] == "critical"
+    assert project_requests(fake_index, "payments") == 0
+    assert answer["index_would_accept"] == {
+        "accepted": False,
+        "reason": "the name is taken: the project exists",
+    }
+
+
+async def test_an_unknown_name_is_asked_and_a_new_name_gets_its_public_look_alikes(
+    api: tuple[Client, PublicNames], fake_index: FakeIndex
+) -> None:
+    client, _ = api
+    answer = await verdict(client, "acme-billing")
+    assert answer["basis"]["source"] == "index"  # not known: asked, never assumed free
+    assert answer["public_exists"] is False
+    assert project_requests(fake_index, "acme-billing") >= 1
+    lookalikes = {m["public_name"]: m["kind"] for m in answer["public_lookalikes"]}
+    assert set(lookalikes) == {"acme-biling", "acmebilling"}
+    assert answer["public_lookalikes_total"] == 2
+    # "acmebilling" is the same name once separators are dropped: the index would refuse it.
+    assert answer["index_would_accept"]["accepted"] is False
+    assert "acmebilling" in answer["index_would_accept"]["reason"]
+
+
+async def test_standard_library_names_and_free_names(api: tuple[Client, PublicNames]) -> None:
+    client, _ = api
+    answer = await verdict(client, "os.path")
+    assert answer["index_would_accept"]["accepted"] is False
+    assert "os.path" in answer["index_would_accept"]["reason"]
+    answer = await verdict(client, "totally-new-name-2026")
+    assert answer["index_would_accept"]["accepted"] is True
+    assert answer["public_lookalikes"] == []
