@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import os
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from tests.fakes.pypi import FakeIndex
@@ -27,6 +31,8 @@ from watcher.alerts import Dispatcher, SlackSender
 from watcher.alerts.messages import AlertKind, AlertMatch, AlertMessage
 from watcher.alerts.planner import Routing
 from watcher.alerts.slack import DeliveryError
+from watcher.catalog.model import Catalog
+from watcher.checks import NameChecker
 from watcher.matching.live import LiveCatalog, load_view
 from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
@@ -34,6 +40,7 @@ from watcher.sources import ListingSource
 from watcher.store import Database
 from watcher.store.base import utcnow
 from watcher.store.models import Finding, FindingStatus, OutboxAlert
+from watcher.web import create_app
 
 CHANNEL = "C0SECURITY"
 MENTION = "<!subteam^S0SECURITY>"
@@ -118,6 +125,60 @@ def rig_of(
     )
 
 
+async def listed_by_api(db: Database) -> list[str]:
+    """Public names of the open findings, as ``GET /v1/findings`` pages them."""
+    app = create_app(NameChecker(LiveCatalog.of(Catalog()), _NoIndex()), db, "t0ken")
+    names: list[str] = []
+    async with TestClient(TestServer(app)) as api:
+        cursor = ""
+        while True:
+            query = f"/v1/findings?status=open&limit=75&cursor={cursor}"
+            async with api.get(query, headers={"Authorization": "Bearer t0ken"}) as resp:
+                assert resp.status == 200, await resp.text()
+                page = await resp.json()
+            names += [f["public_name"] for f in page["findings"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return names
+
+
+async def listed_by_cli(db: Database) -> list[str]:
+    """Public names of the open findings, as ``watcher findings list --json`` prints them."""
+    env = {**os.environ, "WATCHER_DATABASE_URL": db.url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "watcher",
+        "findings",
+        "list",
+        "--status",
+        "open",
+        "--json",
+        env={k: v for k, v in env.items() if k != "WATCHER_CATALOG"},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    document = json.loads(out)
+    rows = document["findings"] if isinstance(document, dict) else document
+    return [f["public_name"] for f in rows]
+
+
+class _NoIndex:
+    """The findings routes never ask the index."""
+
+    confirmed = True
+
+    async def confirm_index(self) -> None:
+        raise AssertionError("the findings API asked the index")
+
+    async def exists(self, name: str) -> bool:
+        raise AssertionError(name)
+
+    async def project(self, name: str) -> Any:
+        raise AssertionError(name)
+
+
 def everything(message: dict[str, Any]) -> str:
     """A message's text and blocks, as one string to search."""
     return str(message.get("text")) + repr(message.get("blocks"))
@@ -156,6 +217,9 @@ async def test_first_start_tells_existing_collisions_in_one_summary(rig_of: Any)
     assert await rig.count(Finding, Finding.status == FindingStatus.OPEN) == 200
     assert await rig.count(OutboxAlert, OutboxAlert.status != "sent") == 0
     assert await rig.count(OutboxAlert, OutboxAlert.baseline.is_(True)) == 200
+    # ... listed by the API (page by page) and by the CLI, every one of them.
+    assert sorted(await listed_by_api(rig.db)) == names
+    assert sorted(await listed_by_cli(rig.db)) == names
 
     # The baseline is over: a new squat later is an alert of its own ...
     squats(rig.index, 1, start=500)
