@@ -10,6 +10,7 @@ a new base. Readers see one consistent state: each change replaces the state obj
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ from watcher.matching.model import Match
 from watcher.matching.public_index import PublicIndex
 
 REBUILD_AFTER = 50_000  # additions kept beside the base before a new base is built
+CACHED = 4096  # look-alike answers kept until the view changes (CI asks the same names)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class PublicNames:
     """Every public name the store knows; ``None`` answers until the first build."""
 
     _state: _State | None = field(default=None, repr=False)
+    # Answers of :meth:`similar` for the current state, least recently used first.
+    _cache: OrderedDict[str, list[Match]] = field(default_factory=OrderedDict, repr=False)
 
     @property
     def loaded(self) -> bool:
@@ -66,6 +70,7 @@ class PublicNames:
     def replace(self, base: PublicIndex, as_of: datetime) -> None:
         """Start again from ``base`` (every known name, read at ``as_of``)."""
         self._state = _State(base=base, as_of=as_of, size=len(base))
+        self._cache.clear()
 
     def apply(self, added: Iterable[str], removed: Iterable[str], as_of: datetime) -> None:
         """Names that appeared and disappeared since the last look (read at ``as_of``)."""
@@ -90,6 +95,8 @@ class PublicNames:
             as_of=as_of,
             size=len(state.base) + len(added_now) - len(removed_now),
         )
+        if added_now != state.added or removed_now != state.removed:
+            self._cache.clear()
 
     def contains(self, name: str) -> bool | None:
         """Whether canonical ``name`` is known to be on the index (None: not built yet)."""
@@ -106,8 +113,16 @@ class PublicNames:
         state = self._state
         if state is None:
             return None
+        cached = self._cache.get(name)
+        if cached is not None:
+            self._cache.move_to_end(name)
+            return list(cached)
         found = state.base.similar(name)
         if state.added_index is not None:
             seen = {m.public_name for m in found}
             found += [m for m in state.added_index.similar(name) if m.public_name not in seen]
-        return [m for m in found if m.public_name not in state.removed and m.public_name != name]
+        found = [m for m in found if m.public_name not in state.removed and m.public_name != name]
+        self._cache[name] = found
+        if len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
+        return list(found)

@@ -51,3 +51,13 @@ def test_look_alikes_come_from_the_base_and_the_additions_not_removed_ones() -> 
     known.apply(["acme-bi11ing"], ["acme-biling"], T1)
     found = {m.public_name for m in known.similar(NormalizedName("acme-billing")) or []}
     assert found == {"acme-bi11ing"}
+
+
+def test_answers_are_reused_until_the_view_changes() -> None:
+    known = view("acme-billing", "acme-biling")
+    first = known.similar(NormalizedName("acme-billing"))
+    assert first == known.similar(NormalizedName("acme-billing"))
+    assert [m.public_name for m in first or []] == ["acme-biling"]
+    known.apply(["acme-bil1ing"], [], T1)  # a change: answered afresh
+    again = {m.public_name for m in known.similar(NormalizedName("acme-billing")) or []}
+    assert again == {"acme-biling", "acme-bil1ing"}
