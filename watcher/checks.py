@@ -144,8 +144,9 @@ class NameChecker:
         """The catalog names are checked against."""
         return self._catalog
 
-    async def check(self, name: str) -> Verdict:
-        """The verdict for ``name``.
+    async def check(self, name: str, *, lookalikes: bool = True) -> Verdict:
+        """The verdict for ``name`` (without ``lookalikes``: no public look-alikes and
+        no ultra-normalized collision check, for the many names of a dependency file).
 
         Raises :class:`~watcher.errors.InvalidName` before any request is made,
         :class:`~watcher.errors.NotAnIndex` when confirming the index found something else
@@ -165,7 +166,7 @@ class NameChecker:
             if self._confirm and not self._client.confirmed:
                 await self._client.confirm_index()
             exists, basis, as_of = await self._client.exists(norm), "index", None
-        lookalikes = known.similar(norm) if known is not None else None
+        similar = known.similar(norm) if known is not None and lookalikes else None
         allowed = view.catalog.is_allowed(norm)
         verdict = Verdict(
             name=norm,
@@ -176,9 +177,9 @@ class NameChecker:
             risk=assess_risk(matches, public_exists=exists, allowed=allowed),
             basis=basis,
             as_of=as_of,
-            lookalikes=lookalikes,
+            lookalikes=similar,
             acceptance=would_accept(
-                norm, exists=exists, public_names=(m.public_name for m in lookalikes or ())
+                norm, exists=exists, public_names=(m.public_name for m in similar or ())
             ),
         )
         if not exists or allowed or not matches:

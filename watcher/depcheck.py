@@ -163,11 +163,12 @@ async def check_files(
     *,
     is_internal: Callable[[str], bool],
     internal_hosts: frozenset[str],
-    verdict_of: Callable[[str], Awaitable[Verdict]],
+    verdict_of: Callable[..., Awaitable[Verdict]],
     concurrency: int = 8,
 ) -> FilesCheck:
     """Check parsed files: the catalog's problems, then each named dependency's verdict
-    (``verdict_of``; one call per distinct name, at most ``concurrency`` at once)."""
+    (``verdict_of(name, lookalikes=False)``, :meth:`NameChecker.check`; one call per
+    distinct name, at most ``concurrency`` at once)."""
     problems = [
         p
         for r in reports
@@ -181,7 +182,8 @@ async def check_files(
     async def ask(name: str) -> None:
         async with gate:
             try:
-                answers[name] = await verdict_of(name)
+                # A dependency's own look-alikes among public names are not the question.
+                answers[name] = await verdict_of(name, lookalikes=False)
             except InvalidName as exc:
                 answers[name] = f"invalid name: {exc}"
             except WatcherError as exc:

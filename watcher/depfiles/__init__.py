@@ -145,6 +145,21 @@ def parse(
     ``-r``/``-c`` files (None: every include is a ``missing-include`` problem);
     ``allowed_hosts`` are the hosts direct URLs may point at. Raises :class:`UnusableInput`.
     """
+    try:
+        return _parse(name, data, includes=includes, allowed_hosts=allowed_hosts, kind=kind)
+    except RecursionError:
+        # tomllib and json recurse per nesting level: "[[[[..." within the size limit.
+        raise UnusableInput(name, "nested too deeply") from None
+
+
+def _parse(
+    name: str,
+    data: str | bytes,
+    *,
+    includes: IncludeResolver | None,
+    allowed_hosts: frozenset[str],
+    kind: Kind | None,
+) -> DependencyFile:
     if kind is not None and kind not in KINDS:
         raise UnusableInput(name, f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
     chosen = kind or kind_of(name)

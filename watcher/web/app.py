@@ -10,7 +10,7 @@ from aiohttp import web
 
 from watcher.checks import NameChecker
 from watcher.store import Database
-from watcher.web import depcheck, findings, slack_actions
+from watcher.web import depcheck, findings, openapi, slack_actions
 from watcher.web.slack_actions import SlackActions
 from watcher.web.views import (
     CHECKER,
@@ -79,6 +79,7 @@ def create_app(
         app[SOURCES] = sources
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/status", status)
+    openapi.add_routes(app)  # the document of every route here (tests keep them in step)
     # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a
     # newline) so bad names get a JSON 400, not a routing 404.
     app.router.add_get(r"/v1/names/{name:[\s\S]*}", name_verdict)

@@ -45,6 +45,8 @@ def _files_of(request: web.Request, body: bytes) -> tuple[dict[str, str], list[s
     """The uploaded files, the entries to check and the output format; ValueError if unusable."""
     if request.content_type in ("text/plain", "application/octet-stream"):
         name = request.query.get("filename", "requirements.txt")
+        if not name or len(name) > MAX_FILE_NAME:  # the same limit as a JSON body's names
+            raise ValueError(f"'filename' is 1 to {MAX_FILE_NAME} characters")
         return {name: body.decode("utf-8", errors="strict")}, [name], "json"
     document = json.loads(body)
     if not isinstance(document, dict):
@@ -78,6 +80,8 @@ async def check_files(request: web.Request) -> web.Response:
         return error(400, "the body is not UTF-8 text")
     except ValueError as exc:  # json.JSONDecodeError included
         return error(400, str(exc).splitlines()[0][:300])
+    except RecursionError:  # "[[[[..." within the size limit: json's parser recurses
+        return error(400, "the body is nested too deeply")
     checker = request.app[CHECKER]
     catalog = checker.catalog.current.catalog
     internal_hosts = depcheck.allowed_hosts(spec.url for spec in catalog.indexes)
@@ -91,6 +95,8 @@ async def check_files(request: web.Request) -> web.Response:
             )
     except depfiles.UnusableInput as exc:
         return error(413 if exc.too_large else 400, str(exc))
+    except RecursionError:  # a TOML or JSON file nested deeper than its parser recurses
+        return error(400, f"{name}: nested too deeply")
     result = await depcheck.check_files(
         reports,
         is_internal=lambda name: catalog.is_internal(canonicalize_name(name)),

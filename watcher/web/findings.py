@@ -131,9 +131,11 @@ def parse_since(value: str) -> datetime:
     """An ISO 8601 time (a time without a zone is taken as UTC)."""
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError:
+        # In UTC, as the database compares it: a time at the ends of the calendar whose
+        # offset takes it past year 1 or 9999 overflows here, not in the query.
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise BadRequest(f"since: {printable(value, 40)!r} is not an ISO 8601 time") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def parse_filter(request: web.Request) -> FindingFilter:
@@ -219,7 +221,7 @@ async def action_view(request: web.Request) -> web.Response:
         finding_id = _finding_id(request)
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." under the size limit
             raise BadRequest("the body must be a JSON object") from None
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")

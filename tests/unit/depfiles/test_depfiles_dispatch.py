@@ -46,3 +46,12 @@ def test_every_kind_parses_empty_input() -> None:
         if kind == "pylock":
             text = 'lock-version = "1.0"\ncreated-by = "t"\npackages = []\n'
         assert parse("f", text, kind=kind).dependencies == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("pyproject.toml", "x = " + "[" * 100_000), ("Pipfile.lock", "[" * 100_000)],
+)
+def test_deep_nesting_is_unusable_input_not_a_crash(name: str, text: str) -> None:
+    with pytest.raises(UnusableInput, match="nested too deeply"):
+        parse(name, text)
