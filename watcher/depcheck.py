@@ -152,7 +152,10 @@ def allowed_hosts(urls: Iterable[str | None]) -> frozenset[str]:
     hosts = set()
     for url in urls:
         if url:
-            host = urlsplit(url).hostname
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:
+                continue
             if host:
                 hosts.add(host.lower())
     return frozenset(hosts)

@@ -106,8 +106,12 @@ def host_of(url: str) -> str | None:
 
 
 def scheme_of(url: str) -> str:
-    """Lower-case scheme without a VCS prefix (``git+https`` -> ``https``)."""
-    return urlsplit(_strip_vcs(url)).scheme.lower()
+    """Lower-case scheme without a VCS prefix (``git+https`` -> ``https``); "" when the
+    URL cannot be parsed (``https://[`` is not one)."""
+    try:
+        return urlsplit(_strip_vcs(url)).scheme.lower()
+    except ValueError:
+        return ""
 
 
 def host_allowed(host: str | None, allowed: frozenset[str]) -> bool:

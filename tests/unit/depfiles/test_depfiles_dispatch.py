@@ -55,3 +55,12 @@ def test_every_kind_parses_empty_input() -> None:
 def test_deep_nesting_is_unusable_input_not_a_crash(name: str, text: str) -> None:
     with pytest.raises(UnusableInput, match="nested too deeply"):
         parse(name, text)
+
+
+@pytest.mark.parametrize("line", ["-r https://[", "-c http://]x/", "pkg @ https://[::1"])
+def test_unparsable_urls_are_problems_or_unusable_input_never_a_crash(line: str) -> None:
+    try:
+        report = parse("requirements.txt", line + "\n")
+    except UnusableInput:
+        return
+    assert report.problems or report.dependencies
