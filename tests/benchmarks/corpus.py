@@ -211,7 +211,9 @@ def build(
     """A corpus of ``public_count`` public names against the catalog it generates."""
     rng = random.Random(seed)
     vocabulary = list(COMMON) + sorted({_word(rng) for _ in range(30_000)})
-    prefixes = sorted({w for w in (_word(rng) for _ in range(prefix_count * 4)) if len(w) >= 5})
+    # Roots long enough for every prefix rule (one edit of a shorter root is not looked for).
+    roots = (_word(rng) for _ in range(prefix_count * 4))
+    prefixes = sorted({w for w in roots if len(w) >= rules.MIN_TYPO_ROOT})
     prefixes = [p for p in prefixes if "m" in p or "d" in p or "w" in p][:prefix_count]
     names: set[str] = set()
     while len(names) < internal_count:

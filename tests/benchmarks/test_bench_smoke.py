@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from tests.benchmarks import bench_listing, bench_matching, bench_soak
+from tests.benchmarks import bench_listing, bench_matching, bench_quality, bench_soak
+
+FIXTURES = Path(__file__).with_name("fixtures")
 
 
 def test_benchmark_runs_and_finds_every_planted_lookalike(
@@ -27,6 +30,41 @@ def test_benchmark_runs_and_finds_every_planted_lookalike(
     assert figure("brute-force pairs (OSA<=1) missing from the scan") == 0
     assert figure("  ratio to baseline") > 0
     assert figure("lookup proposed name vs public index p99") > 0
+
+
+def test_quality_benchmark_runs_on_tiny_fixtures(capfd: pytest.CaptureFixture[str]) -> None:
+    # Made-up names (not the real lists): every figure is printed, recall is computed.
+    bench_quality.main(
+        [
+            "--public-list",
+            str(FIXTURES / "quality_public.tsv"),
+            "--dev-set",
+            str(FIXTURES / "quality_dev.tsv"),
+        ]
+    )
+    out = capfd.readouterr().out
+
+    def figure(label: str) -> float:
+        found = re.search(rf"^{re.escape(label)}\s+([\d,.]+)", out, re.MULTILINE)
+        assert found, f"{label!r} missing from:\n{out}"
+        return float(found.group(1).replace(",", ""))
+
+    assert figure("top projects (catalog)") == 8
+    assert figure("  squats") == 6
+    assert figure("  found, matched to their own target") == 5  # all but the unrelated one
+    assert figure("top-5,000 catalog: public names alerting, any severity") > 0
+    assert figure("  ratio to the floor") > 0
+    assert "two edits: minimum name length" in out
+    assert "prefix typos:" in out
+
+
+def test_quality_benchmark_says_when_its_inputs_are_missing(
+    capfd: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bench_quality.main(["--public-list", str(tmp_path / "none.tsv")])
+    out = capfd.readouterr().out
+    assert "not found" in out
+    assert "nothing measured" in out
 
 
 def test_listing_benchmark_runs_and_diffs_exactly(capfd: pytest.CaptureFixture[str]) -> None:

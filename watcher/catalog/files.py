@@ -16,7 +16,7 @@ from watcher.errors import CatalogError, InvalidName
 from watcher.names import validate
 
 _NAME_KEYS = ("names", "prefixes", "allow")
-_KNOWN_KEYS = (*_NAME_KEYS, "owners", "indexes")
+_KNOWN_KEYS = (*_NAME_KEYS, "owners", "indexes", "aliases")
 _INDEX_KEYS = ("url", "username_env", "password_env", "token_env")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -26,8 +26,10 @@ def load_catalog_file(path: Path) -> Catalog:
 
     The file's keys: ``names`` (internal package names), ``prefixes`` (namespace roots),
     ``allow`` (public projects that are ours), ``owners`` (our PyPI users/organizations)
-    and ``[[indexes]]`` (private indexes whose projects are internal names: ``url``, and
-    ``username_env``/``password_env`` or ``token_env`` naming environment variables).
+    ``[[indexes]]`` (private indexes whose projects are internal names: ``url``, and
+    ``username_env``/``password_env`` or ``token_env`` naming environment variables) and
+    ``[aliases]`` (for an internal name, the other names people type for it:
+    ``torch = ["pytorch"]``; matched like the name itself).
     """
     return read_catalog_file(path)[0]
 
@@ -96,6 +98,7 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
             )
 
     indexes = _indexes(data, lines, problems)
+    aliases = _aliases(data, lines, parsed["names"], problems)
     if not parsed["names"] and not parsed["prefixes"] and not indexes and not problems:
         problems.append("no names, no prefixes and no indexes: nothing to protect")
     if problems:
@@ -106,7 +109,43 @@ def parse_catalog(raw: bytes, path: str) -> Catalog:
         allow=frozenset(parsed["allow"]),
         owners=owners,
         indexes=indexes,
+        aliases=aliases,
     )
+
+
+def _aliases(
+    data: dict[str, Any],
+    lines: list[str],
+    names: dict[NormalizedName, str],
+    problems: list[str],
+) -> dict[NormalizedName, tuple[NormalizedName, ...]]:
+    """The ``[aliases]`` table: internal name -> list of other names typed for it."""
+    value = data.get("aliases", {})
+    line = _line_of_key(lines, "aliases")
+    if not isinstance(value, dict):
+        problems.append(f"line {line}: aliases must be a table of name = [aliases]")
+        return {}
+    out: dict[NormalizedName, tuple[NormalizedName, ...]] = {}
+    for key, listed in value.items():
+        name = canonicalize_name(key)
+        if name not in names:
+            problems.append(f"line {line}: aliases: {key!r} is not one of the internal names")
+            continue
+        if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
+            problems.append(f"line {line}: aliases: {key!r} must be a list of strings")
+            continue
+        found: list[NormalizedName] = []
+        for alias in listed:
+            try:
+                validate(alias)
+            except InvalidName as exc:
+                problems.append(f"line {line}: aliases: {key!r}: {exc}")
+                continue
+            canonical = canonicalize_name(alias)
+            if canonical != name and canonical not in found:
+                found.append(canonical)
+        out[name] = tuple(found)
+    return out
 
 
 def _indexes(data: dict[str, Any], lines: list[str], problems: list[str]) -> tuple[IndexSpec, ...]:

@@ -77,6 +77,9 @@ class Catalog:
     indexes: tuple[IndexSpec, ...] = ()
     packages: Mapping[NormalizedName, InternalPackage] = field(default_factory=dict)
     mirrored: Mapping[NormalizedName, str] = field(default_factory=dict)
+    # Other names people type for an internal name (``pytorch`` for ``torch``), declared
+    # where no rule can derive them; matched like the name itself.
+    aliases: Mapping[NormalizedName, tuple[NormalizedName, ...]] = field(default_factory=dict)
 
     def is_internal(self, name: NormalizedName) -> bool:
         """True if ``name`` (canonical) is one of our internal package names."""

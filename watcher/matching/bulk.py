@@ -53,7 +53,15 @@ _SEQS = tuple((a.encode(), b.encode()) for a, b in rules.SKELETON_SEQS)
 
 def skeleton_buffer(buffer: bytes) -> bytes:
     """The skeleton of every line of ``buffer`` (lines stay lines)."""
-    out = buffer.translate(_SKELETON_BYTES, b"-")
+    return _fold_sequences(fold_buffer(buffer))
+
+
+def fold_buffer(buffer: bytes) -> bytes:
+    """The skeleton without multi-character folds (``combos.fold``) of every line."""
+    return buffer.translate(_SKELETON_BYTES, b"-")
+
+
+def _fold_sequences(out: bytes) -> bytes:
     for seq, repl in _SEQS:
         out = out.replace(seq, repl)
     return out
@@ -95,6 +103,7 @@ class _Hasher:
         self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64)
         self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64)
         self.data = data
+        self.text = buffer
         # Every line's own offset, used by all keys that start where the line starts.
         self._base = self.sums[self.starts]
         self._scale = _POWERS.down[self.starts]
@@ -122,15 +131,15 @@ def hash_strings(values: Iterable[bytes], tags: Iterable[int] | None = None) -> 
     if not items:
         return np.zeros(0, dtype=np.uint64)
     hasher = _Hasher(b"\n".join(items))
-    tag_list = list(tags) if tags is not None else [0] * len(items)
-    out = np.empty(len(items), dtype=np.uint64)
-    for tag in set(tag_list):
-        mask = np.array([t == tag for t in tag_list])
-        out[mask] = hasher.hash(hasher.starts[mask], hasher.ends[mask], tag)
+    out = hasher.hash(hasher.starts, hasher.ends)
+    if tags is not None:
+        # All tags at once (a tag only adds tag * _TAG_MIX): one pass, however many tags.
+        with np.errstate(over="ignore"):
+            out += np.fromiter(tags, dtype=np.uint64, count=len(items)) * _TAG_MIX
     return out
 
 
-class _KeySet:
+class KeySet:
     """Hashes of the catalog's keys of one family: a bitmap on the top bits answers most
     queries with one gather; the few hits are confirmed by binary search."""
 
@@ -167,21 +176,28 @@ class FilterSpec:
     pairs: Sequence[tuple[bytes, bytes]]  # (first, last) words of a reordered name
     roots: Sequence[bytes]  # namespace roots: a name whose skeleton starts like one
     typo_names: Sequence[bytes]  # internal names long enough for typos
+    fuzzy_skeletons: Sequence[bytes] = ()  # folded forms: one edit away (combined)
+    folds: Sequence[bytes] = ()  # folded names and aliases: a version digit stripped
+    two_edit_names: Sequence[bytes] = ()  # names and aliases long enough for two edits
+    combo_names: Sequence[bytes] = ()  # names a combosquat starts or ends with
 
 
 # Tags keep the key families apart inside shared tables.
-_HEAD, _TAIL, _FIRST, _LAST, _PAIR, _SKELETON, _GLUED = range(1, 8)
+_HEAD, _TAIL, _FIRST, _LAST, _PAIR, _SKELETON, _GLUED = range(1, 8)  # bulk_combos: 8 on
 
 
 class BulkFilter:
     """Catalog-side key tables and the vectorized survivor test."""
 
     def __init__(self, matcher: CatalogMatcher) -> None:
+        # Here, not at the top: bulk_combos builds on this module's hashing.
+        from watcher.matching.bulk_combos import ComboFilter
+
         spec = matcher.filter_spec()
-        self._skeletons = _KeySet(hash_strings(spec.skeletons, [_SKELETON] * len(spec.skeletons)))
-        self._firsts = _KeySet(hash_strings(spec.firsts, [_FIRST] * len(spec.firsts)))
-        self._lasts = _KeySet(hash_strings(spec.lasts, [_LAST] * len(spec.lasts)))
-        self._pairs = _KeySet(
+        self._skeletons = KeySet(hash_strings(spec.skeletons, [_SKELETON] * len(spec.skeletons)))
+        self._firsts = KeySet(hash_strings(spec.firsts, [_FIRST] * len(spec.firsts)))
+        self._lasts = KeySet(hash_strings(spec.lasts, [_LAST] * len(spec.lasts)))
+        self._pairs = KeySet(
             _pair_hash(
                 hash_strings([a for a, _ in spec.pairs], [_PAIR] * len(spec.pairs)),
                 hash_strings([b for _, b in spec.pairs], [_PAIR] * len(spec.pairs)),
@@ -199,7 +215,7 @@ class BulkFilter:
         self._root_skeletons = tuple(sorted(starts_with))
         self._root_length = min((len(k) for k in self._root_skeletons), default=0)
         heads = [k[: self._root_length] for k in self._root_skeletons]
-        self._root_heads = _KeySet(hash_strings(heads, [_GLUED] * len(heads)))
+        self._root_heads = KeySet(hash_strings(heads, [_GLUED] * len(heads)))
         # Pigeonhole pieces, tagged by the internal name's length so one table serves all.
         heads, head_tags, tails, tail_tags = [], [], [], []
         for name in spec.typo_names:
@@ -208,28 +224,35 @@ class BulkFilter:
             head_tags += [_HEAD * 1000 + size, _HEAD * 1000 + size + 500]
             tails.append(name[half:])
             tail_tags.append(_TAIL * 1000 + size)
-        self._heads = _KeySet(hash_strings(heads, head_tags))
-        self._tails = _KeySet(hash_strings(tails, tail_tags))
+        self._heads = KeySet(hash_strings(heads, head_tags))
+        self._tails = KeySet(hash_strings(tails, tail_tags))
+        self._combos = ComboFilter(spec)
 
-    def survivors(self, buffer: bytes) -> tuple[list[bytes], list[bytes]]:
-        """Names of ``buffer`` (canonical, one per line) that may match any rule, and those
-        that may only be typos. Every other name matches nothing."""
+    def survivors(self, buffer: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """Names of ``buffer`` (canonical, one per line) that may match any rule, those that
+        may only be typos, and those that may only match the edit rules (typos and
+        ``ComboRules.match_fuzzy``). Every other name matches nothing."""
         full: list[bytes] = []
         typo: list[bytes] = []
+        edits: list[bytes] = []
         for chunk in _chunks(buffer):
-            more_full, more_typo = self._chunk(chunk)
+            more_full, more_typo, more_edits = self._chunk(chunk)
             full += more_full
             typo += more_typo
-        return full, typo
+            edits += more_edits
+        return full, typo, edits
 
-    def _chunk(self, buffer: bytes) -> tuple[list[bytes], list[bytes]]:
+    def _chunk(self, buffer: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:
         names = _Hasher(buffer)
         starts, ends = names.starts, names.ends
         size = ends - starts
         hit = np.zeros(len(starts), dtype=bool)
 
-        skeleton_text = skeleton_buffer(buffer)
+        folded_text = fold_buffer(buffer)
+        skeleton_text = _fold_sequences(folded_text)
         skeleton = _Hasher(skeleton_text)
+        # Most chunks hold some `rn`, `vv` or `cl`: two hashers; same text, one.
+        folded = skeleton if skeleton_text == folded_text else _Hasher(folded_text)
         hit |= self._skeletons.contains(skeleton.hash(skeleton.starts, skeleton.ends, _SKELETON))
         if self._root_skeletons:
             long_enough = (skeleton.ends - skeleton.starts) >= self._root_length
@@ -269,8 +292,14 @@ class BulkFilter:
             if delta == 0:
                 tags = (_HEAD * 1000 + length + 500).astype(np.uint64)
                 typo |= usable & self._heads.contains(_retag(names.prefix(starts + half - 1), tags))
-        typo &= ~hit
-        return _lines(buffer, starts, ends, hit), _lines(buffer, starts, ends, typo)
+        # Names only the edit rules can match take the short paths (see CatalogMatcher).
+        edits = self._combos.survivors(names, skeleton, folded) & ~hit
+        typo &= ~hit & ~edits
+        return (
+            _lines(buffer, starts, ends, hit),
+            _lines(buffer, starts, ends, typo),
+            _lines(buffer, starts, ends, edits),
+        )
 
 
 def _tag(untagged: U64, tag: int) -> U64:

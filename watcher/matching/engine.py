@@ -26,7 +26,10 @@ from packaging.utils import NormalizedName
 
 from watcher.catalog.model import Catalog
 from watcher.matching import rules
-from watcher.matching.model import KIND_SEVERITY, Match, MatchKind
+from watcher.matching.combos import FORM_WEIGHT, Add, ComboRules
+from watcher.matching.explain import explain
+from watcher.matching.model import Match, MatchKind
+from watcher.matching.score import score
 
 if TYPE_CHECKING:
     from watcher.matching.bulk import BulkFilter, FilterSpec
@@ -74,7 +77,9 @@ def one_edit_variants(word: str) -> set[str]:
 class CatalogMatcher:
     """All rules, one public name at a time, against an indexed catalog."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, combos: bool = True) -> None:
+        """Index ``catalog``; ``combos=False`` leaves out the rules of
+        :mod:`watcher.matching.combos` (a one-name matcher that only needs the others)."""
         self._allow = catalog.allow
         self._display = catalog.display
         names = sorted(catalog.names)
@@ -111,10 +116,12 @@ class CatalogMatcher:
         self._root_skeleton = _index(
             (rules.skeleton_key(rules.ultra_key(r)), r) for r in fuzzy_roots
         )
+        typo_roots = [r for r in fuzzy_roots if len(r) >= rules.MIN_TYPO_ROOT]
         self._root_typo = _index(
-            (variant, r) for r in fuzzy_roots for variant in one_edit_variants(r)
+            (variant, r) for r in typo_roots for variant in one_edit_variants(r)
         )
-        self._build_filter(names, fuzzy, roots, fuzzy_roots)
+        self._combos = ComboRules(names if combos else [], catalog.aliases)
+        self._build_filter(names, fuzzy, roots, typo_roots)
 
     # --- bulk: a complete pre-filter, then the exact per-name rules on what passes ------------
 
@@ -123,14 +130,16 @@ class CatalogMatcher:
         names: Sequence[str],
         fuzzy: Sequence[str],
         roots: Sequence[str],
-        fuzzy_roots: Sequence[str],
+        typo_roots: Sequence[str],
     ) -> None:
         """Keys that every matching public name hits at least one of (see ``survivors``)."""
         # Skeletons cover exact, separator, confusable and look-alike; a public name equal
         # to the core of an internal name (affix removed) or to an internal name without a
         # one-letter word is listed too.
         keys = [*names, *self._affix, *self._dropped_word]
-        self._f_skeletons = sorted({rules.skeleton_key(rules.ultra_key(k)).encode() for k in keys})
+        skeletons = {rules.skeleton_key(rules.ultra_key(k)) for k in keys}
+        skeletons.update(self._combos.exact_skeletons())
+        self._f_skeletons = sorted(s.encode() for s in skeletons)
         pairs: set[tuple[bytes, bytes]] = set()
         for n in fuzzy:
             words = n.encode().split(b"-")
@@ -145,7 +154,7 @@ class CatalogMatcher:
                 slow_roots.append(root)
             else:
                 first.update(v.encode() for v in variants)
-        for root in fuzzy_roots:
+        for root in typo_roots:
             # The first word of every one-edit variant (for a one-word root, the variant).
             first.update(v.split("-")[0].encode() for v in one_edit_variants(root))
         self._f_first = sorted(first)
@@ -167,6 +176,10 @@ class CatalogMatcher:
             pairs=self._f_pairs,
             roots=[r.encode() for r in sorted(self._roots)],
             typo_names=self._f_typo_names,
+            fuzzy_skeletons=sorted(s.encode() for s in self._combos.fuzzy_skeletons()),
+            folds=sorted(s.encode() for s in self._combos.folds()),
+            two_edit_names=sorted(s.encode() for s in self._combos.raw_forms()),
+            combo_names=sorted(n.encode() for n in self._combos.long_names),
         )
 
     def bulk_filter(self) -> BulkFilter:
@@ -178,16 +191,19 @@ class CatalogMatcher:
             self._bulk = BulkFilter(self)
         return self._bulk
 
-    def survivors(self, names: Sequence[bytes] | bytes) -> tuple[set[bytes], set[bytes]]:
+    def survivors(
+        self, names: Sequence[bytes] | bytes
+    ) -> tuple[set[bytes], set[bytes], set[bytes]]:
         """Split canonical names (ASCII; a list, or one newline-separated buffer) into those
-        that may match any rule and those that may only be typos; every other name matches
-        nothing (see :mod:`watcher.matching.bulk`)."""
+        that may match any rule, those that may only be typos, and those that may only
+        match the edit rules (typos and :meth:`ComboRules.match_fuzzy`); every other name
+        matches nothing (see :mod:`watcher.matching.bulk`)."""
         text = names if isinstance(names, bytes) else b"\n".join(names)
-        full, typo = self.bulk_filter().survivors(text)
+        full, typo, edits = self.bulk_filter().survivors(text)
         full_set = set(full)
         if self._f_root_skeletons:
             full_set.update(n for n in text.split(b"\n") if self._slow_root(n))
-        return full_set, set(typo) - full_set
+        return full_set, set(typo) - full_set, set(edits) - full_set
 
     def _slow_root(self, name: bytes) -> bool:
         head = name.split(b"-")[0].decode()
@@ -203,7 +219,7 @@ class CatalogMatcher:
 
     def match_buffer(self, text: bytes) -> list[Match]:
         """:meth:`match_many` for one buffer of canonical names, one per line."""
-        full, typo = self.survivors(text)
+        full, typo, edits = self.survivors(text)
         out: list[Match] = []
         for raw in sorted(full):
             out.extend(self.match(NormalizedName(raw.decode())))
@@ -212,24 +228,56 @@ class CatalogMatcher:
             # Only the typo filter let this name through, so no other rule can match it.
             if name in self._allow:
                 continue
-            hits = [
-                (MatchKind.TYPO, n)
+            hits: list[_Hit] = [
+                (MatchKind.TYPO, n, None, None, 1.0)
                 for n in self._typo_candidates(name)
                 if rules.is_one_edit(name, n)
             ]
             out.extend(self._matches(name, hits))
+        for raw in sorted(edits):
+            name = raw.decode()
+            # Only the edit filters let this name through, so no other rule can match it.
+            if name not in self._allow:
+                out.extend(self._match_edits(name))
         return out
+
+    def _match_edits(self, name: str) -> list[Match]:
+        """:meth:`match` for a name only the edit filters admitted: typos, and the rules of
+        :meth:`ComboRules.match_fuzzy` (in the same order as :meth:`match`)."""
+        found: dict[str, _Hit] = {}
+
+        def add(
+            kind: MatchKind,
+            target: str,
+            detail: str | None = None,
+            compared: str | None = None,
+            weight: float = 1.0,
+        ) -> None:
+            found.setdefault(target, (kind, target, detail, compared, weight))
+
+        for n in sorted(self._typo_candidates(name)):
+            if rules.is_one_edit(name, n):
+                add(MatchKind.TYPO, n)
+        self._combos.match_fuzzy(name, name.split("-"), add)
+        return self._matches(name, found.values())
 
     def match(self, public_name: NormalizedName) -> list[Match]:
         """See :class:`Matcher`."""
         p: str = public_name
         if p in self._allow:
             return []
-        found: dict[tuple[bool, str], tuple[MatchKind, str]] = {}
+        found: dict[tuple[bool, str], _Hit] = {}
 
-        def add(kind: MatchKind, target: str) -> None:
+        def add(
+            kind: MatchKind,
+            target: str,
+            detail: str | None = None,
+            compared: str | None = None,
+            weight: float = 1.0,
+        ) -> None:
             # Rules run in precedence order: the first kind found for a target wins.
-            found.setdefault((kind.on_prefix, target), (kind, target))
+            hit = (kind, target, detail, compared, weight)
+            found.setdefault((kind.on_prefix, target), hit)
 
         words = p.split("-")
         if p in self._exact:
@@ -260,7 +308,18 @@ class CatalogMatcher:
         if core:
             for name in self._affix.get("-".join(core), ()):
                 if name != p:
-                    add(MatchKind.AFFIX, name)
+                    # `kafka-cli` for `kafka-core`: a swap, not an addition, is mostly
+                    # another project of the same family.
+                    swap = not rules.affix_contains(words, name.split("-"))
+                    add(MatchKind.AFFIX_SWAP if swap else MatchKind.AFFIX, name)
+            if len(core) < len(words):
+                # Affix words added and a typo in the rest (`python-reqests`): weak, low.
+                rest = "-".join(core)
+                for name in sorted(self._typo_candidates(rest)):
+                    if rules.is_one_edit(rest, name):
+                        detail = f"affix words around it, and {rules.explain_typo(rest, name)}"
+                        add(MatchKind.COMBINED, name, detail, name, FORM_WEIGHT["affix"])
+        self._combos.match(p, words, rules.skeleton_key(ultra), add)
         if self._roots:
             self._match_prefixes(p, words, glued, add)
         return self._matches(p, found.values())
@@ -282,7 +341,7 @@ class CatalogMatcher:
                 out.add(swapped)
         return out
 
-    def _match_prefixes(self, p: str, words: list[str], glued: str, add: _Add) -> None:
+    def _match_prefixes(self, p: str, words: list[str], glued: str, add: Add) -> None:
         for n in range(1, min(len(words), self._root_words) + 1):
             head = "-".join(words[:n]) if n > 1 else words[0]
             if head in self._roots:
@@ -311,58 +370,24 @@ class CatalogMatcher:
                 if head in self._fuzzy_roots:
                     add(MatchKind.PREFIX_AFFIX, head)
 
-    def _matches(self, p: str, hits: Iterable[tuple[MatchKind, str]]) -> list[Match]:
+    def _matches(self, p: str, hits: Iterable[_Hit]) -> list[Match]:
         out = [
             Match(
                 NormalizedName(p),
                 NormalizedName(target),
                 kind,
-                explain(kind, p, target, self._display(NormalizedName(target))),
+                detail or explain(kind, p, target, self._display(NormalizedName(target))),
+                score(kind, p, compared or target, weight),
             )
-            for kind, target in hits
+            for kind, target, detail, compared, weight in hits
         ]
-        out.sort(key=lambda m: (-KIND_SEVERITY[m.kind], _ORDER[m.kind], m.internal_name))
+        out.sort(key=lambda m: (-m.severity, -m.score, _ORDER[m.kind], m.internal_name))
         return out
 
 
-class _Add(Protocol):
-    def __call__(self, kind: MatchKind, target: str) -> None: ...
-
-
-def explain(kind: MatchKind, public: str, target: str, display: str | None = None) -> str:
-    """A readable reason for one match; ``display`` is the catalog's spelling of ``target``."""
-    if kind is MatchKind.EXACT:
-        if display and display != target:
-            return f"same name as internal {display!r} after PEP 503 normalization"
-        return "same name after PEP 503 normalization"
-    if kind is MatchKind.SEPARATOR:
-        return rules.explain_separator(public, target)
-    if kind is MatchKind.CONFUSABLE:
-        return rules.explain_confusable(public, target)
-    if kind is MatchKind.LOOKALIKE:
-        return rules.explain_lookalike(public, target)
-    if kind is MatchKind.TYPO:
-        return rules.explain_typo(public, target)
-    if kind is MatchKind.REORDER:
-        return "same words in another order"
-    if kind is MatchKind.AFFIX:
-        return rules.explain_affix(public.split("-"), target.split("-"))
-    if kind is MatchKind.PREFIX:
-        if public == target:
-            return "is the namespace root"
-        return f"under the internal namespace {target + '-*'!r}"
-    head = "-".join(public.split("-")[: target.count("-") + 1])
-    if kind is MatchKind.PREFIX_SEPARATOR:
-        if rules.separator_key(public) == rules.separator_key(target):
-            return f"namespace root {target!r} with its separators changed"
-        return f"namespace root {target!r} glued to the next word"
-    if kind is MatchKind.PREFIX_CONFUSABLE:
-        return f"namespace root {target!r}: " + rules.explain_confusable(head, target)
-    if kind is MatchKind.PREFIX_LOOKALIKE:
-        return f"namespace root {target!r}: " + rules.explain_lookalike(head, target)
-    if kind is MatchKind.PREFIX_TYPO:
-        return f"namespace root {target!r}: " + rules.explain_typo(head, target)
-    return f"affix words before the namespace root {target!r}"
+# (kind, target, detail or None to explain it later, the form compared or None for the
+# target, the weight of that form in the score)
+_Hit = tuple[MatchKind, str, str | None, str | None, float]
 
 
 def build_matcher(catalog: Catalog) -> Matcher:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from packaging.utils import NormalizedName
@@ -23,6 +23,12 @@ class MatchKind(StrEnum):
     TYPO = "typo"  # one insertion, deletion, substitution or adjacent swap
     REORDER = "reorder"  # same words, other order: billing-acme
     AFFIX = "affix"  # py/python/lib/sdk/api/client/core... added or removed at an end
+    ALIAS = "alias"  # a name people type for it: mysql (pymysql), pytorch, requests-2
+    SHORT = "short_name"  # near miss of a name of 4 chars or fewer: swap, double, look-alike
+    COMBINED = "combined"  # two rules at once: separator/look-alike/affix/alias + one edit
+    TWO_TYPOS = "two_typos"  # two edits of a long name: requstes, tensoflpw
+    AFFIX_SWAP = "affix_swap"  # one affix swapped for another: kafka-cli for kafka-core
+    COMBOSQUAT = "combosquat"  # the exact name with other words: requests-darwin-lite
     PREFIX = "prefix"  # the namespace root itself or a name under it: acme, acme-*
     PREFIX_SEPARATOR = "prefix_separator"  # root glued to the next word: acmetools
     PREFIX_CONFUSABLE = "prefix_confusable"  # the root read l/i/1, o/0 alike: g1obex-x
@@ -63,13 +69,22 @@ KIND_SEVERITY: dict[MatchKind, Risk] = {
     MatchKind.TYPO: Risk.MEDIUM,
     MatchKind.REORDER: Risk.MEDIUM,
     MatchKind.AFFIX: Risk.MEDIUM,
+    MatchKind.ALIAS: Risk.MEDIUM,
+    MatchKind.SHORT: Risk.MEDIUM,
+    MatchKind.COMBINED: Risk.MEDIUM,
+    MatchKind.TWO_TYPOS: Risk.MEDIUM,
     MatchKind.PREFIX_CONFUSABLE: Risk.MEDIUM,
     MatchKind.PREFIX_LOOKALIKE: Risk.MEDIUM,
     # Near our namespace root: worth a look, noisy for short roots.
     MatchKind.PREFIX_SEPARATOR: Risk.LOW,
     MatchKind.PREFIX_TYPO: Risk.LOW,
     MatchKind.PREFIX_AFFIX: Risk.LOW,
+    # Plausible but mostly unrelated projects: listed, never loud.
+    MatchKind.AFFIX_SWAP: Risk.LOW,
+    MatchKind.COMBOSQUAT: Risk.LOW,
 }
+# KIND_SEVERITY is each kind's ceiling: a fuzzy match whose score is below its kind's
+# floor here is reported one step lower (see :mod:`watcher.matching.score`).
 
 
 @dataclass(frozen=True, order=True)
@@ -80,11 +95,39 @@ class Match:
     internal_name: NormalizedName
     kind: MatchKind
     detail: str
+    # How close the two names are, 0..1 (1: the same name); orders findings. Not part of
+    # equality: the same pair matched by the same rule is the same match.
+    score: float = field(default=1.0, compare=False)
 
     @property
     def severity(self) -> Risk:
-        """Severity of this match when the public project exists."""
-        return KIND_SEVERITY[self.kind]
+        """Severity of this match when the public project exists: its kind's, lowered to
+        ``low`` when the score is below the kind's floor (see ``severity_of``)."""
+        return severity_of(self.kind, self.score)
+
+
+# Per kind, the score below which a match is only ``low`` (kinds not listed keep their
+# kind's severity). Chosen from bench_quality's score table: see watcher/matching/score.py.
+MEDIUM_FLOOR: dict[MatchKind, float] = {
+    # One edit of a name of 6 letters or fewer (0.83) is most often another word.
+    MatchKind.TYPO: 0.84,
+    # Two edits: medium from 12 letters (0.83); 8 to 11 letters are found, at low.
+    MatchKind.TWO_TYPOS: 0.82,
+    MatchKind.COMBINED: 0.8,
+    MatchKind.SHORT: 0.75,
+    # Affix words removed (`auth` for `auth-api`): medium only while most of the name is
+    # left (0.9 x the share of the name kept).
+    MatchKind.AFFIX: 0.7,
+}
+
+
+def severity_of(kind: MatchKind, score: float) -> Risk:
+    """The severity of a match of ``kind`` with ``score``."""
+    ceiling = KIND_SEVERITY[kind]
+    floor = MEDIUM_FLOOR.get(kind)
+    if floor is not None and score < floor and ceiling > Risk.LOW:
+        return Risk.LOW
+    return ceiling
 
 
 def assess_risk(matches: Iterable[Match], *, public_exists: bool, allowed: bool) -> Risk:

@@ -19,12 +19,14 @@ from packaging.utils import NormalizedName
 
 from watcher.catalog.model import Catalog
 from watcher.matching import rules
+from watcher.matching.combos import COMBO_KINDS
 from watcher.matching.engine import CatalogMatcher
 from watcher.matching.model import Match, MatchKind
 
 # Rules are matched both ways: the public name is checked against the proposed name as if
-# the proposed name were the only internal name.
-_NAME_KINDS = frozenset(k for k in MatchKind if not k.on_prefix)
+# the proposed name were the only internal name. The rules of issue 13 (aliases, two edits,
+# combinations, short names, combosquats) are not: their keys are not filed here.
+_NAME_KINDS = frozenset(k for k in MatchKind if not k.on_prefix) - COMBO_KINDS
 
 
 def _hash(kind: str, key: str) -> int:
@@ -131,7 +133,8 @@ class PublicIndex:
         found = self.candidates(name)
         if not found:
             return []
-        matcher = CatalogMatcher(Catalog(names={name: name}))
+        # The rules of issue 13 are not reported in this direction: not built either.
+        matcher = CatalogMatcher(Catalog(names={name: name}), combos=False)
         out: list[Match] = []
         for public in sorted(found):
             out.extend(m for m in matcher.match(NormalizedName(public)) if m.kind in _NAME_KINDS)

@@ -71,13 +71,15 @@ def assess(
     releases: Sequence[ReleaseInfo] | None,
     *,
     allowed: bool = False,
+    severity: Risk | None = None,
 ) -> Assessment:
     """The risk of an existing public project matched by ``kind``.
 
     ``ours`` is what our private indexes say of the internal name (``None``: nothing, our
     versions are unknown); ``releases`` the public project's releases (``None`` or empty:
     unknown, the details could not be had or list nothing); ``allowed``: the public
-    project is ours (allowlisted or owned by our owners).
+    project is ours (allowlisted or owned by our owners); ``severity`` the match's own
+    severity (its kind's, or lower for a weak score), used for look-alikes.
     """
     our_highest = _spelling(ours) if ours is not None else None
     public = _Public.of(releases or ())
@@ -92,7 +94,9 @@ def assess(
         return verdict(Risk.HIGH, "a public project under our prefix")
     if kind != MatchKind.EXACT:
         what = "prefix" if kind.on_prefix else "name"
-        return verdict(KIND_SEVERITY[kind], f"a {kind} look-alike of our {what}")
+        # The match's own severity when known: its score can lower its kind's (issue 13).
+        shown = KIND_SEVERITY[kind] if severity is None else severity
+        return verdict(shown, f"a {kind} look-alike of our {what}")
     critical = _exact_critical(ours, public)
     if critical is not None:
         return verdict(Risk.CRITICAL, critical)
@@ -118,7 +122,13 @@ def assess_matches(
 ) -> dict[Match, Assessment]:
     """Each match of one existing public project, assessed (see :func:`assess`)."""
     return {
-        m: assess(m.kind, catalog.package(m.internal_name), releases, allowed=allowed)
+        m: assess(
+            m.kind,
+            catalog.package(m.internal_name),
+            releases,
+            allowed=allowed,
+            severity=m.severity,
+        )
         for m in matches
     }
 

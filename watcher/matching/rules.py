@@ -18,6 +18,9 @@ from rapidfuzz.distance import OSA
 # four-letter name hits thousands of unrelated real projects.
 MIN_FUZZY_LENGTH = 5
 MIN_FUZZY_ROOT = 4
+# One edit of a root is looked for from this length: one edit of a 4- or 5-letter root (`pins`:
+# `pint`, `pies`, `ping-rs`) is mostly other words (bench_quality's prefix-typo table).
+MIN_TYPO_ROOT = 6
 
 # The index's own "ultra-normalization": one registered name blocks its whole class.
 ULTRA_TABLE = str.maketrans({"-": None, "l": "1", "i": "1", "o": "0"})
@@ -138,6 +141,13 @@ def affix_core(words: Sequence[str]) -> list[str]:
     return list(words[start:end])
 
 
+def affix_contains(a: Sequence[str], b: Sequence[str]) -> bool:
+    """True if one word list holds the other as a run (affixes only added or removed)."""
+    longer, shorter = (list(a), list(b)) if len(a) >= len(b) else (list(b), list(a))
+    m = len(shorter)
+    return any(longer[i : i + m] == shorter for i in range(len(longer) - m + 1))
+
+
 def dropped_letter_words(name: str) -> list[str]:
     """``name`` with one inner one-letter word deleted (``tool-a-kit`` -> ``tool-kit``)."""
     words = name.split("-")
@@ -249,4 +259,13 @@ def explain_affix(public_words: Sequence[str], internal_words: Sequence[str]) ->
                 if i + m < n:
                     parts.append(f"{verb} {'-' + '-'.join(longer[i + m :])!r} at the end")
                 return " and ".join(parts)
+    return "same name once affix words (py, python, lib, sdk, api, client, ...) are ignored"
+
+
+def explain_affix_swap(public_words: Sequence[str], internal_words: Sequence[str]) -> str:
+    """Say which affix words replace which (``'cli' instead of 'core'``)."""
+    ours = [w for w in internal_words if w in AFFIXES and w not in public_words]
+    theirs = [w for w in public_words if w in AFFIXES and w not in internal_words]
+    if ours and theirs:
+        return f"affix {'-'.join(theirs)!r} instead of {'-'.join(ours)!r}"
     return "same name once affix words (py, python, lib, sdk, api, client, ...) are ignored"

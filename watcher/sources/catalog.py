@@ -288,6 +288,7 @@ class CatalogSource:
             },
             allow=catalog.allow,
             owners=catalog.owners,
+            aliases=catalog.aliases,
         )
         matcher = CatalogMatcher(added)
         news: list[NewEvent] = []

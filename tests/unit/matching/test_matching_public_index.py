@@ -15,6 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from watcher.catalog import Catalog
 from watcher.matching import CatalogMatcher, Match, MatchKind, rules
+from watcher.matching.combos import COMBO_KINDS
 from watcher.matching.engine import one_edit_variants
 from watcher.matching.public_index import PublicIndex
 from watcher.names import is_valid
@@ -53,9 +54,15 @@ def canon(name: str) -> NormalizedName:
 
 
 def reference(publics: Iterable[str], proposed: str) -> set[Match]:
-    """Every package-name match of every public name against ``proposed``, pair by pair."""
+    """Every package-name match of every public name against ``proposed``, pair by pair
+    (the rules of issue 13 are not looked for in this direction)."""
     matcher = CatalogMatcher(Catalog(names={canon(proposed): proposed}))
-    return {m for p in publics for m in matcher.match(canon(p)) if not m.kind.on_prefix}
+    return {
+        m
+        for p in publics
+        for m in matcher.match(canon(p))
+        if not m.kind.on_prefix and m.kind not in COMBO_KINDS
+    }
 
 
 @st.composite

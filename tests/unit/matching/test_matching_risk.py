@@ -6,6 +6,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from watcher.matching import KIND_SEVERITY, Match, MatchKind, Risk, assess_risk
+from watcher.matching.model import severity_of
 
 
 def match(kind: MatchKind, public: str = "acme-x", internal: str = "acme") -> Match:
@@ -37,6 +38,12 @@ def test_kind_values_are_stable() -> None:
         "typo",
         "reorder",
         "affix",
+        "alias",
+        "short_name",
+        "combined",
+        "two_typos",
+        "affix_swap",
+        "combosquat",
         "prefix",
         "prefix_separator",
         "prefix_confusable",
@@ -73,6 +80,13 @@ def test_every_kind_has_a_default_severity() -> None:
         MatchKind.PREFIX_SEPARATOR: Risk.LOW,
         MatchKind.PREFIX_TYPO: Risk.LOW,
         MatchKind.PREFIX_AFFIX: Risk.LOW,
+        # issue 13
+        MatchKind.ALIAS: Risk.MEDIUM,
+        MatchKind.SHORT: Risk.MEDIUM,
+        MatchKind.COMBINED: Risk.MEDIUM,
+        MatchKind.TWO_TYPOS: Risk.MEDIUM,
+        MatchKind.AFFIX_SWAP: Risk.LOW,
+        MatchKind.COMBOSQUAT: Risk.LOW,
     }
     assert all(KIND_SEVERITY[k] > Risk.NONE for k in MatchKind)
 
@@ -84,6 +98,17 @@ def test_match_severity_is_its_kind_severity() -> None:
     assert PREFIX_TYPO.severity is Risk.LOW
     for kind in MatchKind:
         assert match(kind).severity is KIND_SEVERITY[kind]
+
+
+def test_a_low_score_lowers_a_fuzzy_kind_to_low() -> None:
+    # Issue 13: the score decides between the kind's severity and low, never above.
+    weak = Match(TYPO.public_name, TYPO.internal_name, MatchKind.TYPO, "detail", 0.8)
+    strong = Match(TYPO.public_name, TYPO.internal_name, MatchKind.TYPO, "detail", 0.9)
+    assert (weak.severity, strong.severity) == (Risk.LOW, Risk.MEDIUM)
+    for kind in MatchKind:
+        assert severity_of(kind, 0.0) <= KIND_SEVERITY[kind]
+        assert severity_of(kind, 1.0) is KIND_SEVERITY[kind]
+    assert severity_of(MatchKind.EXACT, 0.0) is Risk.CRITICAL  # equivalences keep theirs
 
 
 def test_risk_order_and_names() -> None:
