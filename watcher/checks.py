@@ -81,6 +81,7 @@ class Verdict:
                     "public_name": m.public_name,
                     "detail": m.detail,
                     "severity": str(self.assessed[m].risk if m in self.assessed else m.severity),
+                    "score": m.score,
                 }
                 for m in self.matches
             ],
@@ -98,6 +99,7 @@ class Verdict:
                     "kind": str(m.kind),
                     "detail": m.detail,
                     "severity": str(m.severity),
+                    "score": m.score,
                 }
                 for m in self.lookalikes[:LOOKALIKES_SHOWN]
             ]

@@ -108,6 +108,7 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
                 "public_name": "acme-billing",
                 "detail": "same name after PEP 503 normalization",
                 "severity": "critical",
+                "score": 1.0,
             },
             {
                 "kind": "prefix",
@@ -115,6 +116,7 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
                 "public_name": "acme-billing",
                 "detail": "under the internal namespace 'acme-*'",
                 "severity": "high",
+                "score": 0.9,
             },
         ],
         "index_would_accept": {

@@ -254,6 +254,7 @@ async def test_squatted_internal_name_is_critical(api: Client, index: FakeIndex)
                 "public_name": "payments-core",
                 "detail": "same name as internal 'Payments_Core' after PEP 503 normalization",
                 "severity": "critical",
+                "score": 1.0,
             }
         ],
         "index_would_accept": {
