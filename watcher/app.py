@@ -147,7 +147,11 @@ class Service:
             # Names the store knows are answered from memory (built by the "names" job).
             known_names = KnownNames(db, PublicNames())
             checker = NameChecker(
-                self.catalog, lookups, confirm_index=True, known=known_names.names
+                self.catalog,
+                lookups,
+                confirm_index=True,
+                known=known_names.names,
+                details=known_names,
             )
             slack_actions = None
             if settings.slack_signing_secret is not None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.utils import NormalizedName
+
+if TYPE_CHECKING:
+    from watcher.store.known import StoredProject
 
 from watcher.acceptance import Acceptance, would_accept
 from watcher.catalog.model import Catalog
@@ -20,6 +23,14 @@ from watcher.pypi import ProjectInfo
 from watcher.pypi.models import ReleaseInfo
 
 LOOKALIKES_SHOWN = 50  # public look-alikes listed in a verdict (the total is given too)
+
+
+class StoredDetails(Protocol):
+    """What the store keeps of public projects (a
+    :class:`~watcher.sources.known_names.KnownNames`)."""
+
+    def project(self, name: str) -> StoredProject | None:
+        """The stored project ``name`` with its open findings, if the store has it."""
 
 
 class IndexLookup(Protocol):
@@ -60,6 +71,9 @@ class Verdict:
     # Known public names that look like this one (None: the store's view is not built yet).
     lookalikes: list[Match] | None = None
     acceptance: Acceptance | None = None
+    # What the store keeps of the public project (it matched the catalog), and our versions.
+    stored: StoredProject | None = None
+    our_versions: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's (and ``watcher check --json``'s) representation."""
@@ -89,7 +103,33 @@ class Verdict:
         }
 
     def _public_json(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {
+            "reason": reason_of(self),
+            "remediation": remediation_of(self),
+        }
+        if self.internal:
+            extra["our_versions"] = list(self.our_versions[-20:])
+        stored = self.stored
+        if stored is not None:
+            extra["public_project"] = {
+                "name": stored.name,
+                "latest_version": stored.latest_version,
+                "first_release": (
+                    stored.first_release.isoformat() if stored.first_release else None
+                ),
+                "owners": list(stored.owners),
+                "ours": stored.ours,
+            }
+            extra["findings"] = [
+                {
+                    "id": f.id,
+                    "internal_name": f.internal_name,
+                    "kind": f.kind,
+                    "status": f.status,
+                    "risk": f.risk,
+                }
+                for f in stored.findings
+            ]
         if self.acceptance is not None:
             extra["index_would_accept"] = self.acceptance.to_json()
         if self.lookalikes is not None:
@@ -135,11 +175,13 @@ class NameChecker:
         *,
         confirm_index: bool = False,
         known: PublicNames | None = None,
+        details: StoredDetails | None = None,
     ) -> None:
         self._catalog = catalog
         self._client = client
         self._confirm = confirm_index
         self._known = known
+        self._details = details
 
     @property
     def catalog(self) -> LiveCatalog:
@@ -183,6 +225,8 @@ class NameChecker:
             acceptance=would_accept(
                 norm, exists=exists, public_names=(m.public_name for m in similar or ())
             ),
+            stored=self._details.project(norm) if self._details is not None else None,
+            our_versions=_our_versions(view.catalog, norm),
         )
         if not exists or allowed or not matches:
             return verdict  # a free name (or ours): nothing public to weigh versions of
@@ -209,3 +253,56 @@ class NameChecker:
             return (await self._client.project(norm)).releases
         except ProjectNotFound:
             return None
+
+
+def _our_versions(catalog: Catalog, name: NormalizedName) -> tuple[str, ...]:
+    package = catalog.package(name)
+    return tuple(package.versions) if package is not None else ()
+
+
+def reason_of(verdict: Verdict) -> str:
+    """A verdict in one line: what the name is, publicly and to us."""
+    if verdict.allowed:
+        return "our own public project (allowlisted)"
+    if verdict.assessment is not None:
+        return verdict.assessment.reason
+    if verdict.internal:
+        if verdict.public_exists:
+            return "an internal name that exists on the public index"
+        return "internal, not on the public index (anyone could register it)"
+    if verdict.matches:
+        top = verdict.matches[0]
+        state = "exists publicly" if verdict.public_exists else "is free publicly"
+        return f"looks like internal {top.internal_name!r} ({top.kind}: {top.detail}); {state}"
+    if verdict.public_exists:
+        return "a public project unlike any of our names"
+    return "free, and unlike any of our names"
+
+
+def remediation_of(verdict: Verdict) -> str:
+    """What to do about the name, in one line."""
+    if verdict.allowed:
+        return "Nothing: it is ours."
+    if verdict.internal and verdict.public_exists:
+        return (
+            "Someone else holds our internal name publicly: install ours only through one"
+            " index endpoint that serves ours first, with hashes pinned (never"
+            " --extra-index-url), and report the public project to the index's security"
+            " contact."
+        )
+    if verdict.internal:
+        return (
+            "Anyone could register it: install it only through one index endpoint that serves"
+            " ours first, with hashes pinned, or reserve the name publicly with a placeholder"
+            " project of ours."
+        )
+    if verdict.matches and verdict.public_exists:
+        return (
+            "A public project looks like one of ours: make sure nothing installs it by"
+            " mistake (requirements, lock files) and report it if it is malicious."
+        )
+    if verdict.matches:
+        return "Free, but it looks like one of our names: pick another name for a new project."
+    if verdict.acceptance is not None and not verdict.acceptance.accepted:
+        return f"The index would not accept it as a new project: {verdict.acceptance.reason}."
+    return "Nothing of ours at stake."

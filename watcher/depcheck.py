@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watcher import depfiles
-from watcher.checks import Verdict
+from watcher.checks import Verdict, reason_of
 from watcher.depfiles import Dependency, DependencyFile, Problem
 from watcher.errors import InvalidName, WatcherError
 from watcher.matching import Risk
@@ -53,23 +53,6 @@ class DependencyVerdict:
         if self.verdict is None:
             return f"could not be checked: {self.error}"
         return reason_of(self.verdict)
-
-
-def reason_of(verdict: Verdict) -> str:
-    """A name verdict in one line: what the name is, publicly and to us."""
-    if verdict.allowed:
-        return "our own public project (allowlisted)"
-    if verdict.assessment is not None:
-        return verdict.assessment.reason
-    if verdict.internal:
-        if verdict.public_exists:
-            return "an internal name that exists on the public index"
-        return "internal, not on the public index (anyone could register it)"
-    if verdict.matches:
-        top = verdict.matches[0]
-        state = "exists publicly" if verdict.public_exists else "is free publicly"
-        return f"looks like internal {top.internal_name!r} ({top.kind}: {top.detail}); {state}"
-    return "not one of ours, nor like one"
 
 
 @dataclass(frozen=True)

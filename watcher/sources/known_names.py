@@ -35,10 +35,18 @@ class KnownNames:
         self.names = names
         self._clock = clock
         self._last: datetime | None = None
+        # Stored public projects (those that matched the catalog) and their open findings.
+        self._projects: dict[str, known.StoredProject] = {}
+
+    def project(self, name: str) -> known.StoredProject | None:
+        """What the store keeps of public project ``name`` (as of the last look), if any."""
+        return self._projects.get(name)
 
     async def refresh(self) -> None:
         """One look at the store (a job)."""
         now = self._clock()
+        async with self._db.transaction() as session:
+            self._projects = await known.stored_projects(session)
         if self._last is None or self.names.pending > REBUILD_AFTER:
             await self._rebuild(now)
             return

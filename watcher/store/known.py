@@ -4,12 +4,19 @@ projects seen matching the catalog (the feeds), for the check API's in-memory vi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watcher.store.models import IndexProject, PublicProject
+from watcher.store.models import (
+    Finding,
+    FindingStatus,
+    IndexProject,
+    PublicProject,
+    Release,
+)
 
 _BATCH = 50_000
 
@@ -80,3 +87,74 @@ async def present(session: AsyncSession, names: list[str]) -> set[str]:
         )
         found.update(rows)
     return found
+
+
+@dataclass(frozen=True)
+class StoredProject:
+    """What the store keeps of a public project that matched the catalog, for verdicts."""
+
+    name: str
+    latest_version: str | None
+    first_release: datetime | None  # the earliest upload time of its stored releases
+    owners: tuple[str, ...]
+    ours: bool
+    findings: tuple[FindingBrief, ...] = ()
+
+
+@dataclass(frozen=True)
+class FindingBrief:
+    """An open (or acknowledged) finding of a public project, as a verdict lists it."""
+
+    id: int
+    internal_name: str
+    kind: str
+    status: str
+    risk: str | None
+
+
+async def stored_projects(session: AsyncSession) -> dict[str, StoredProject]:
+    """Every stored public project, by canonical name, with its findings still open or
+    acknowledged (a few thousand rows: read whole)."""
+    first = (
+        select(Release.project_id, func.min(Release.upload_time).label("first"))
+        .group_by(Release.project_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            PublicProject.normalized_name,
+            PublicProject.name,
+            PublicProject.latest_version,
+            PublicProject.owners,
+            PublicProject.ours,
+            first.c.first,
+        ).outerjoin(first, first.c.project_id == PublicProject.id)
+    )
+    findings: dict[str, list[FindingBrief]] = {}
+    active = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
+    for row in await session.execute(
+        select(
+            Finding.public_name,
+            Finding.id,
+            Finding.internal_name,
+            Finding.kind,
+            Finding.status,
+            Finding.risk,
+        )
+        .where(Finding.status.in_(active))
+        .order_by(Finding.id)
+    ):
+        findings.setdefault(str(row[0]), []).append(
+            FindingBrief(int(row[1]), str(row[2]), str(row[3]), str(row[4]), row[5])
+        )
+    return {
+        str(normalized): StoredProject(
+            name=str(name),
+            latest_version=latest,
+            first_release=first_upload,
+            owners=tuple(str(o) for o in owners or ()),
+            ours=bool(ours),
+            findings=tuple(findings.get(str(normalized), ())),
+        )
+        for normalized, name, latest, owners, ours, first_upload in rows
+    }

@@ -188,6 +188,8 @@ async def test_free_unrelated_name_as_json(
             "accepted": True,
             "reason": "free, unless the index's administrators prohibited it",
         },
+        "reason": "free, and unlike any of our names",
+        "remediation": "Nothing of ours at stake.",
     }
 
 

@@ -123,4 +123,12 @@ async def test_to_json(checker: NameChecker, fake_index: FakeIndex) -> None:
             "accepted": False,
             "reason": "the name is taken: the project exists",
         },
+        "reason": "our versions are unknown: no private index lists this name with a version",
+        "remediation": (
+            "Someone else holds our internal name publicly: install ours only through one"
+            " index endpoint that serves ours first, with hashes pinned (never"
+            " --extra-index-url), and report the public project to the index's security"
+            " contact."
+        ),
+        "our_versions": [],
     }

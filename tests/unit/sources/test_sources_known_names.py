@@ -12,7 +12,7 @@ from watcher.matching.public_names import PublicNames
 from watcher.sources.known_names import KnownNames
 from watcher.store import Database, listing
 from watcher.store.base import utcnow
-from watcher.store.models import IndexProject, PublicProject
+from watcher.store.models import Finding, IndexProject, PublicProject, Release
 
 
 def row(name: str, serial: int) -> dict[str, Any]:
@@ -60,3 +60,56 @@ async def test_first_build_then_additions_removals_and_returns(db: Database) -> 
     await known.refresh()
     assert known.names.contains("numpy") is True
     assert known.names.removed == frozenset({"acme-tools"})
+
+
+async def test_stored_projects_come_with_their_first_upload_owners_and_open_findings(
+    db: Database,
+) -> None:
+    early = utcnow() - timedelta(days=3)
+    async with db.transaction() as session:
+        project = PublicProject(
+            normalized_name="acme-tools", name="Acme_Tools", latest_version="2.0", owners=["eve"]
+        )
+        session.add(project)
+        await session.flush()
+        session.add(
+            Release(project_id=project.id, version="1.0", upload_time=early, source="index")
+        )
+        session.add(
+            Release(project_id=project.id, version="2.0", upload_time=utcnow(), source="index")
+        )
+        session.add(
+            Finding(
+                public_name="acme-tools",
+                internal_name="acme",
+                kind="prefix",
+                detail="d",
+                risk="high",
+            )
+        )
+        session.add(
+            Finding(
+                public_name="acme-tools",
+                internal_name="acme-tool",
+                kind="typo",
+                detail="d",
+                status="resolved",
+            )
+        )
+    known = KnownNames(db, PublicNames())
+    await known.refresh()
+
+    stored = known.project("acme-tools")
+    assert stored is not None
+    assert (stored.name, stored.latest_version, stored.owners, stored.ours) == (
+        "Acme_Tools",
+        "2.0",
+        ("eve",),
+        False,
+    )
+    assert stored.first_release is not None
+    assert abs((stored.first_release - early).total_seconds()) < 1
+    assert [(f.internal_name, f.kind, f.status, f.risk) for f in stored.findings] == [
+        ("acme", "prefix", "open", "high")  # the resolved one is not listed
+    ]
+    assert known.project("requests") is None

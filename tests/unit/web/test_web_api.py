@@ -261,6 +261,14 @@ async def test_squatted_internal_name_is_critical(api: Client, index: FakeIndex)
             "accepted": False,
             "reason": "the name is taken: the project exists",
         },
+        "reason": "our versions are unknown: no private index lists this name with a version",
+        "remediation": (
+            "Someone else holds our internal name publicly: install ours only through one"
+            " index endpoint that serves ours first, with hashes pinned (never"
+            " --extra-index-url), and report the public project to the index's security"
+            " contact."
+        ),
+        "our_versions": [],
     }
     assert simple_requests(index) == ["/simple/payments-core/"]
 
@@ -308,6 +316,8 @@ async def test_free_unrelated_name_is_none(api: Client) -> None:
             "accepted": True,
             "reason": "free, unless the index's administrators prohibited it",
         },
+        "reason": "free, and unlike any of our names",
+        "remediation": "Nothing of ours at stake.",
     }
 
 

@@ -4,6 +4,7 @@ name, public look-alikes, whether the index would accept the name (watcher.check
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,29 @@ from watcher.matching.public_names import PublicNames
 from watcher.pypi import IndexClient
 from watcher.store import Database
 from watcher.store.base import utcnow
+from watcher.store.known import FindingBrief, StoredProject
 from watcher.web import create_app
 
 __all__ = ["sqlite_db"]
 
 Client = TestClient[web.Request, web.Application]
 PUBLIC = ["payments-core", "acme-biling", "acmebilling", "requests", "reqeusts"]
+
+
+class Details:
+    """What the store keeps: one squat of ours with an open finding."""
+
+    def project(self, name: str) -> StoredProject | None:
+        if name != "payments-core":
+            return None
+        return StoredProject(
+            name="Payments.Core",
+            latest_version="99.0",
+            first_release=datetime(2026, 11, 1, tzinfo=UTC),
+            owners=("mallory",),
+            ours=False,
+            findings=(FindingBrief(7, "payments-core", "exact", "open", "critical"),),
+        )
 
 
 @pytest.fixture
@@ -40,7 +58,11 @@ async def api(
     known.replace(PublicIndex(sorted(PUBLIC)), utcnow())
     client = IndexClient(http, fake_index.base_url, retries=1, backoff=0.01)
     checker = NameChecker(
-        LiveCatalog.of(load_catalog_file(catalog_file)), client, confirm_index=True, known=known
+        LiveCatalog.of(load_catalog_file(catalog_file)),
+        client,
+        confirm_index=True,
+        known=known,
+        details=Details(),
     )
     async with TestClient(TestServer(create_app(checker, sqlite_db, None))) as test_client:
         yield test_client, known
@@ -97,3 +119,32 @@ async def test_standard_library_names_and_free_names(api: tuple[Client, PublicNa
     answer = await verdict(client, "totally-new-name-2026")
     assert answer["index_would_accept"]["accepted"] is True
     assert answer["public_lookalikes"] == []
+
+
+async def test_a_squat_we_stored_comes_with_its_project_findings_and_what_to_do(
+    api: tuple[Client, PublicNames],
+) -> None:
+    client, _ = api
+    answer = await verdict(client, "payments-core")
+    assert answer["public_project"] == {
+        "name": "Payments.Core",
+        "latest_version": "99.0",
+        "first_release": "2026-11-01T00:00:00+00:00",
+        "owners": ["mallory"],
+        "ours": False,
+    }
+    assert answer["findings"] == [
+        {
+            "id": 7,
+            "internal_name": "payments-core",
+            "kind": "exact",
+            "status": "open",
+            "risk": "critical",
+        }
+    ]
+    assert answer["our_versions"] == []  # internal, no private index lists versions
+    assert answer["remediation"].startswith("Someone else holds our internal name publicly")
+    free = await verdict(client, "internal-tool")
+    assert free["reason"] == "internal, not on the public index (anyone could register it)"
+    assert "placeholder" in free["remediation"]
+    assert "public_project" not in free
