@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import sys
@@ -176,6 +177,8 @@ async def _bench(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     known = PublicNames()
     known.replace(PublicIndex(names), utcnow())
+    if args.freeze:
+        gc.freeze()  # as the service does after a build (watcher.sources.known_names)
     print(f"indexed both ways in {time.perf_counter() - started:.1f} s")
     rss_after = _rss_mib()
     print(
@@ -246,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deps", type=int, default=300)
     parser.add_argument("--check-requests", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1500.0, help="offered load, req/s")
+    parser.add_argument("--no-freeze", dest="freeze", action="store_false")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:

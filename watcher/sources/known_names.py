@@ -10,6 +10,7 @@ removed and since come back are looked up again. Past
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -67,6 +68,10 @@ class KnownNames:
         base = await asyncio.to_thread(PublicIndex, sorted(names))
         self.names.replace(base, now)
         self._last = now
+        # What is alive now lives for the process (a million names, the catalog): kept out
+        # of the cyclic collector's full scans, which would otherwise pause every request.
+        # Reference counting still frees whatever of it is dropped later.
+        gc.freeze()
         log.info(
             "check API: %d known public names indexed in %.1fs (%.0f MiB of keys)",
             len(base),
