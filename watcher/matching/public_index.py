@@ -125,12 +125,16 @@ class PublicIndex:
                 out.update(found)
         return out
 
-    def similar(self, name: NormalizedName) -> list[Match]:
-        """Public names that would be reported against ``name`` if it were internal.
+    def similar(self, name: NormalizedName, *, itself: bool = True) -> list[Match]:
+        """Public names that would be reported against ``name`` if it were internal
+        (without ``itself``: not ``name``'s own entry, which would be an exact match).
 
         ``Match.public_name`` is the public name, ``internal_name`` the proposed ``name``.
         """
         found = self.candidates(name)
+        if not itself:
+            # Most names look like nothing but themselves: no matcher to build for them.
+            found.discard(name)
         if not found:
             return []
         # The rules of issue 13 are not reported in this direction: not built either.

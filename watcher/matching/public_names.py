@@ -117,10 +117,14 @@ class PublicNames:
         if cached is not None:
             self._cache.move_to_end(name)
             return list(cached)
-        found = state.base.similar(name)
+        found = state.base.similar(name, itself=False)
         if state.added_index is not None:
             seen = {m.public_name for m in found}
-            found += [m for m in state.added_index.similar(name) if m.public_name not in seen]
+            found += [
+                m
+                for m in state.added_index.similar(name, itself=False)
+                if m.public_name not in seen
+            ]
         found = [m for m in found if m.public_name not in state.removed and m.public_name != name]
         self._cache[name] = found
         if len(self._cache) > CACHED:
