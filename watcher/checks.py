@@ -184,6 +184,11 @@ class NameChecker:
         self._details = details
 
     @property
+    def listing_as_of(self) -> datetime | None:
+        """When the store's view of the public names was last read (None: not built)."""
+        return self._known.as_of if self._known is not None else None
+
+    @property
     def catalog(self) -> LiveCatalog:
         """The catalog names are checked against."""
         return self._catalog

@@ -131,10 +131,17 @@ async def name_verdict(request: web.Request) -> web.Response:
                 "name": canonical(name),
                 "risk": "unknown",
                 "reason": redact(str(exc)),
+                # What we could say instead: the stored listing does not have it, as of then.
+                "stored_listing": _stored_listing(request.app[CHECKER]),
             },
             status=503,
         )
     return web.json_response(verdict.to_json())
+
+
+def _stored_listing(checker: NameChecker) -> dict[str, Any]:
+    as_of = checker.listing_as_of
+    return {"listed": False, "as_of": as_of.isoformat() if as_of is not None else None}
 
 
 def coverage_json(cov: Coverage) -> dict[str, Any]:

@@ -400,6 +400,8 @@ async def test_index_down_is_503(api: Client, index: FakeIndex) -> None:
     assert body["reason"].startswith(f"index unavailable for {index.base_url}/simple/acme-tools/")
     assert "HTTP 500 (after 2 attempts)" in body["reason"]
     assert len(index.requests) == 2  # asked, retried once, gave up
+    # What the store could say instead (here: no view of the listing built).
+    assert body["stored_listing"] == {"listed": False, "as_of": None}
 
 
 async def test_a_base_url_that_is_not_an_index_is_503_with_the_reason(

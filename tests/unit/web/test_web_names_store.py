@@ -148,3 +148,17 @@ async def test_a_squat_we_stored_comes_with_its_project_findings_and_what_to_do(
     assert free["reason"] == "internal, not on the public index (anyone could register it)"
     assert "placeholder" in free["remediation"]
     assert "public_project" not in free
+
+
+async def test_an_unknown_name_while_the_index_is_down_says_what_the_store_knows(
+    api: tuple[Client, PublicNames], fake_index: FakeIndex
+) -> None:
+    client, known = api
+    fake_index.fail("/simple/", 500, times=None)
+    async with client.get("/v1/names/acme-never-seen") as resp:
+        assert resp.status == 503
+        body = await resp.json()
+    assert body["risk"] == "unknown"  # never "free"
+    assert body["stored_listing"] == {"listed": False, "as_of": known.as_of.isoformat()}  # type: ignore[union-attr]
+    async with client.get("/v1/names/payments-core") as resp:  # known: no need to ask
+        assert resp.status == 200
