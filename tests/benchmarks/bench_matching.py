@@ -6,8 +6,10 @@
 
 Figures: baseline (read and canonicalize every name, one by one, with packaging), the full
 scan (read, canonicalize, match with every rule) in one process and in one process per CPU,
-their ratios; matches per kind and planted look-alikes found; single-name latencies
-(public name vs catalog; proposed name vs the whole public index); peak memory; and a
+their ratios; the whole ``watcher scan`` process (start to exit) against a process that only
+reads and canonicalizes the same file, and their ratio; matches per kind and planted
+look-alikes found; single-name latencies (public name vs catalog; proposed name vs the
+whole public index); peak memory; and a
 brute-force reference (all-pairs edit distance with rapidfuzz's ``process.cdist``, the typo
 rule alone) timed on a sample and extrapolated, with the speed-up.
 
@@ -23,6 +25,7 @@ import multiprocessing
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +36,7 @@ from packaging.utils import canonicalize_name
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+import watcher
 from tests.benchmarks import corpus as corpus_module
 from watcher.catalog import load_catalog_file
 from watcher.matching import rules
@@ -176,6 +180,42 @@ def _index_phase(names_file: Path, catalog_file: Path) -> None:
     _show(f"peak RSS with {len(index):,} public names indexed", _rss_mb(), "MiB")
 
 
+# The floor of the whole-process figure: a Python process that reads the file and
+# canonicalizes every name with packaging, one by one, and exits.
+_READ_ONLY = (
+    "import sys\n"
+    "from packaging.utils import canonicalize_name\n"
+    "with open(sys.argv[1]) as f:\n"
+    "    names = [canonicalize_name(line) for line in f.read().splitlines() if line]\n"
+)
+
+
+def _timed_process(argv: list[str]) -> float:
+    """Seconds from start to exit of a child process (its output thrown away)."""
+    root = Path(watcher.__file__).resolve().parent.parent  # so `-m watcher` is this tree
+    started = time.perf_counter()
+    done = subprocess.run(argv, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{argv[1:4]} failed: {done.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def _process_phase(names_file: Path, catalog_file: Path, workers: int, repeat: int) -> None:
+    """``watcher scan`` as users run it, start to exit, against the read-only floor: each
+    run alternately, the best of ``repeat`` each (the least disturbed by other load)."""
+    scan_argv = [sys.executable, "-m", "watcher", "scan", "--names", str(names_file)]
+    scan_argv += ["--catalog", str(catalog_file), "--json", "--workers", str(workers)]
+    floor_argv = [sys.executable, "-c", _READ_ONLY, str(names_file)]
+    floors, scans = [], []
+    for _ in range(repeat):
+        floors.append(_timed_process(floor_argv))
+        scans.append(_timed_process(scan_argv))
+    _show("process: read + canonicalize, start to exit", min(floors), "s")
+    _show(f"process: watcher scan --json, {workers} workers", min(scans), "s")
+    _show("  ratio to the read-only process", min(scans) / min(floors), "x")
+
+
 def _in_child(target: object, *args: object) -> None:
     child = multiprocessing.get_context("fork").Process(target=target, args=args)  # type: ignore[arg-type]
     child.start()
@@ -190,9 +230,11 @@ def run(
     planted_file: Path | None,
     workers: int,
     brute_sample: int,
+    repeat: int = 5,
 ) -> None:
     """Each phase in a fresh process, so each one's peak memory is its own."""
     _in_child(_scan_phase, names_file, catalog_file, planted_file, workers, brute_sample)
+    _process_phase(names_file, catalog_file, workers, repeat)
     _in_child(_index_phase, names_file, catalog_file)
 
 
@@ -206,11 +248,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--catalog", type=Path, help="the catalog for --names")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--brute-sample", type=int, default=2_000)
+    parser.add_argument(
+        "--process-runs", type=int, default=5, help="whole-process runs of each (best kept)"
+    )
     args = parser.parse_args(argv)
     if args.names:
         if not args.catalog:
             parser.error("--names needs --catalog")
-        run(args.names, args.catalog, None, args.workers, args.brute_sample)
+        run(args.names, args.catalog, None, args.workers, args.brute_sample, args.process_runs)
         return
     with tempfile.TemporaryDirectory() as folder:
         _in_child(_write_corpus, folder, args.public, args.internal, args.prefixes)
@@ -221,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
             base / "planted.tsv",
             args.workers,
             args.brute_sample,
+            args.process_runs,
         )
 
 

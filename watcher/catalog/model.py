@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from watcher.pypi.models import DistFile
+if TYPE_CHECKING:
+    # Only an annotation here: importing it would load the index client (aiohttp), which
+    # the offline commands (`watcher scan`) never need.
+    from watcher.pypi.models import DistFile
 
 
 @dataclass(frozen=True)

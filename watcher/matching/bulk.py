@@ -5,13 +5,14 @@ canonicalizing them costs a fraction of one. This module keeps the scan within a
 multiple of reading: it never touches a name as a Python object unless that name can match.
 
 Names arrive as one buffer of canonical names separated by newlines. Every key the rules
-need is either a substring of a name (pigeonhole pieces for typos, the first and last
-word) or a substring of a whole-buffer transform (the skeleton: single-character
+need is either a substring of a name (the first and last word, the pieces of the edit
+rules) or a substring of a whole-buffer transform (the skeleton: single-character
 look-alikes folded, separators dropped, ``rn``/``vv``/``c1`` folded; one ``bytes.translate``
-and three ``bytes.replace`` calls over the buffer). A polynomial hash of any substring is
-``(S[j] - S[i]) * B**-i`` from one prefix sum ``S`` (arithmetic modulo 2**64, where an odd
-base is invertible), so each key of every name costs a few vectorized operations and one
-binary search in a small sorted table of the catalog's keys.
+and one vectorized pass over the buffer). Each key of every name costs a few vectorized
+operations (:mod:`watcher.matching.bulk_hash`) and a look-up in a small table of the
+catalog's keys. The edit rules (typos among them) are in :mod:`.bulk_combos`: their keys
+name candidates, and each (name, candidate) pair is measured in C before any name reaches
+Python.
 
 The filter only decides which names reach the exact rules; a hash collision can let a
 name through, never hold a matching one back. Completeness is the contract: a name that
@@ -21,27 +22,27 @@ per-name rules).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
 
 from watcher.matching import rules
+from watcher.matching.bulk_hash import (
+    I64,
+    Hasher,
+    KeySet,
+    Mask,
+    hash_strings,
+    pair_hash,
+    tag,
+)
 
 if TYPE_CHECKING:
     from watcher.matching.engine import CatalogMatcher
 
-U64 = NDArray[np.uint64]
-I64 = NDArray[np.int64]
-
-_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
-_BASE_INV = pow(_BASE, -1, 2**64)
-_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
-_TAG_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
-_CHUNK_BYTES = 1 << 20
-_NEWLINE = ord("\n")
+_CHUNK_BYTES = 1 << 18  # a chunk's prefix sums (8 bytes a byte) stay in the L2 cache
 _DASH = ord("-")
 
 _SKELETON_BYTES = bytes.maketrans(
@@ -62,108 +63,40 @@ def fold_buffer(buffer: bytes) -> bytes:
 
 
 def _fold_sequences(out: bytes) -> bytes:
-    for seq, repl in _SEQS:
-        out = out.replace(seq, repl)
-    return out
-
-
-class _Powers:
-    """B**k and B**-k modulo 2**64, grown on demand."""
-
-    def __init__(self) -> None:
-        self.up: U64 = np.ones(1, dtype=np.uint64)
-        self.down: U64 = np.ones(1, dtype=np.uint64)
-
-    def ensure(self, size: int) -> None:
-        if len(self.up) > size:
-            return
-        count = max(size + 1, 2 * len(self.up))
-        with np.errstate(over="ignore"):
-            up = np.full(count, _BASE, dtype=np.uint64)
-            up[0] = 1
-            self.up = np.cumprod(up, dtype=np.uint64)
-            down = np.full(count, _BASE_INV, dtype=np.uint64)
-            down[0] = 1
-            self.down = np.cumprod(down, dtype=np.uint64)
-
-
-_POWERS = _Powers()
-
-
-class _Hasher:
-    """Substring hashes of one buffer."""
-
-    def __init__(self, buffer: bytes) -> None:
-        data = np.frombuffer(buffer, dtype=np.uint8)
-        _POWERS.ensure(len(data))
-        self.sums = np.zeros(len(data) + 1, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            np.cumsum(data.astype(np.uint64) * _POWERS.up[: len(data)], out=self.sums[1:])
-        newlines = np.flatnonzero(data == _NEWLINE)
-        self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64)
-        self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64)
-        self.data = data
-        self.text = buffer
-        # Every line's own offset, used by all keys that start where the line starts.
-        self._base = self.sums[self.starts]
-        self._scale = _POWERS.down[self.starts]
-
-    def prefix(self, end: I64) -> U64:
-        """Untagged hash of each line's ``[start:end]``: one gather instead of three."""
-        with np.errstate(over="ignore"):
-            value = (self.sums[end] - self._base) * self._scale
-            value += (end - self.starts).astype(np.uint64) * _LENGTH_MIX
-        return value
-
-    def hash(self, start: I64, end: I64, tag: int = 0) -> U64:
-        """Hash of ``buffer[start:end]`` per element, mixed with its length and ``tag``."""
-        with np.errstate(over="ignore"):
-            value = (self.sums[end] - self.sums[start]) * _POWERS.down[start]
-            value += (end - start).astype(np.uint64) * _LENGTH_MIX
-            if tag:
-                value += np.uint64(tag) * _TAG_MIX
-        return value
-
-
-def hash_strings(values: Iterable[bytes], tags: Iterable[int] | None = None) -> U64:
-    """Hashes of whole strings, identical to :meth:`_Hasher.hash` of the same bytes."""
-    items = list(values)
-    if not items:
-        return np.zeros(0, dtype=np.uint64)
-    hasher = _Hasher(b"\n".join(items))
-    out = hasher.hash(hasher.starts, hasher.ends)
-    if tags is not None:
-        # All tags at once (a tag only adds tag * _TAG_MIX): one pass, however many tags.
-        with np.errstate(over="ignore"):
-            out += np.fromiter(tags, dtype=np.uint64, count=len(items)) * _TAG_MIX
-    return out
-
-
-class KeySet:
-    """Hashes of the catalog's keys of one family: a bitmap on the top bits answers most
-    queries with one gather; the few hits are confirmed by binary search."""
-
-    _BITS = 22
-
-    def __init__(self, values: U64) -> None:
-        self.keys: U64 = np.unique(values)
-        self.bitmap = np.zeros(1 << self._BITS, dtype=bool)
-        self.bitmap[self.keys >> np.uint64(64 - self._BITS)] = True
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def contains(self, values: U64) -> NDArray[np.bool_]:
-        out = np.zeros(len(values), dtype=bool)
-        if not len(self.keys):
-            return out
-        maybe = np.flatnonzero(self.bitmap[values >> np.uint64(64 - self._BITS)])
-        if len(maybe):
-            wanted = values[maybe]
-            index = np.searchsorted(self.keys, wanted)
-            np.minimum(index, len(self.keys) - 1, out=index)
-            out[maybe] = self.keys[index] == wanted
+    """``bytes.replace`` of each sequence in turn, in one vectorized pass when that gives
+    the same bytes (three ``replace`` calls over a million names cost 60 ms)."""
+    if not _SEQS_INDEPENDENT or len(out) < 2:
+        for seq, repl in _SEQS:
+            out = out.replace(seq, repl)
         return out
+    data = np.frombuffer(out, dtype=np.uint8)
+    keep = np.ones(len(data), dtype=bool)
+    folded = data.copy()
+    for (a, b), repl in _SEQS:
+        starts = np.flatnonzero((data[:-1] == a) & (data[1:] == b))
+        if a == b and len(starts):
+            # In a run of `a`, replace works left to right: every other pair, from the
+            # run's first character.
+            run = np.concatenate(([True], np.diff(starts) != 1))
+            first = np.maximum.accumulate(np.where(run, starts, 0))
+            starts = starts[(starts - first) % 2 == 0]
+        folded[starts] = repl[0]
+        keep[starts + 1] = False
+    return folded[keep].tobytes()
+
+
+def _independent(seqs: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether the sequences can be replaced in one pass: two characters each, one
+    character for each, and no sequence shares a character with another or with any
+    replacement (so one replacement never makes or breaks a match of another)."""
+    if any(len(seq) != 2 or len(repl) != 1 for seq, repl in seqs):
+        return False
+    chars = [set(seq) for seq, _ in seqs]
+    made = {repl[0] for _, repl in seqs}
+    return all(not (c & made) for c in chars) and sum(map(len, chars)) == len(set().union(*chars))
+
+
+_SEQS_INDEPENDENT = _independent(_SEQS)
 
 
 @dataclass(frozen=True)
@@ -183,7 +116,7 @@ class FilterSpec:
 
 
 # Tags keep the key families apart inside shared tables.
-_HEAD, _TAIL, _FIRST, _LAST, _PAIR, _SKELETON, _GLUED = range(1, 8)  # bulk_combos: 8 on
+_FIRST, _LAST, _PAIR, _SKELETON, _GLUED = range(3, 8)  # bulk_combos: 10 on
 
 
 class BulkFilter:
@@ -198,7 +131,7 @@ class BulkFilter:
         self._firsts = KeySet(hash_strings(spec.firsts, [_FIRST] * len(spec.firsts)))
         self._lasts = KeySet(hash_strings(spec.lasts, [_LAST] * len(spec.lasts)))
         self._pairs = KeySet(
-            _pair_hash(
+            pair_hash(
                 hash_strings([a for a, _ in spec.pairs], [_PAIR] * len(spec.pairs)),
                 hash_strings([b for _, b in spec.pairs], [_PAIR] * len(spec.pairs)),
             )
@@ -216,16 +149,7 @@ class BulkFilter:
         self._root_length = min((len(k) for k in self._root_skeletons), default=0)
         heads = [k[: self._root_length] for k in self._root_skeletons]
         self._root_heads = KeySet(hash_strings(heads, [_GLUED] * len(heads)))
-        # Pigeonhole pieces, tagged by the internal name's length so one table serves all.
-        heads, head_tags, tails, tail_tags = [], [], [], []
-        for name in spec.typo_names:
-            size, half = len(name), len(name) // 2
-            heads += [name[:half], name[: half - 1]]
-            head_tags += [_HEAD * 1000 + size, _HEAD * 1000 + size + 500]
-            tails.append(name[half:])
-            tail_tags.append(_TAIL * 1000 + size)
-        self._heads = KeySet(hash_strings(heads, head_tags))
-        self._tails = KeySet(hash_strings(tails, tail_tags))
+        # Typos: found with the folds' one-edit search (see ComboFilter).
         self._combos = ComboFilter(spec)
 
     def survivors(self, buffer: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:
@@ -243,21 +167,20 @@ class BulkFilter:
         return full, typo, edits
 
     def _chunk(self, buffer: bytes) -> tuple[list[bytes], list[bytes], list[bytes]]:
-        names = _Hasher(buffer)
+        names = Hasher(buffer)
         starts, ends = names.starts, names.ends
-        size = ends - starts
         hit = np.zeros(len(starts), dtype=bool)
 
         folded_text = fold_buffer(buffer)
         skeleton_text = _fold_sequences(folded_text)
-        skeleton = _Hasher(skeleton_text)
+        skeleton = Hasher(skeleton_text)
         # Most chunks hold some `rn`, `vv` or `cl`: two hashers; same text, one.
-        folded = skeleton if skeleton_text == folded_text else _Hasher(folded_text)
+        folded = skeleton if skeleton_text == folded_text else Hasher(folded_text)
         hit |= self._skeletons.contains(skeleton.hash(skeleton.starts, skeleton.ends, _SKELETON))
         if self._root_skeletons:
             long_enough = (skeleton.ends - skeleton.starts) >= self._root_length
             head_end = np.minimum(skeleton.starts + self._root_length, skeleton.ends)
-            under = long_enough & self._root_heads.contains(_tag(skeleton.prefix(head_end), _GLUED))
+            under = long_enough & self._root_heads.contains(tag(skeleton.prefix(head_end), _GLUED))
             for index in np.flatnonzero(under & ~hit).tolist():
                 line = skeleton_text[skeleton.starts[index] : skeleton.ends[index]]
                 hit[index] = any(line.startswith(k) for k in self._root_skeletons)
@@ -274,26 +197,13 @@ class BulkFilter:
             last_start = np.where((before >= 0) & (at >= starts), at + 1, starts)
         first = names.prefix(first_end)
         last = names.hash(last_start, ends)
-        hit |= self._firsts.contains(_tag(first, _FIRST))
-        hit |= self._lasts.contains(_tag(last, _LAST))
-        hit |= self._pairs.contains(_pair_hash(_tag(first, _PAIR), _tag(last, _PAIR)))
+        hit |= self._firsts.contains(tag(first, _FIRST))
+        hit |= self._lasts.contains(tag(last, _LAST))
+        hit |= self._pairs.contains(pair_hash(tag(first, _PAIR), tag(last, _PAIR)))
 
-        typo = np.zeros(len(starts), dtype=bool)
-        for delta in (-1, 0, 1):
-            length = size + delta
-            half = length // 2
-            usable = (length >= rules.MIN_FUZZY_LENGTH) & (half <= size)
-            tags = (_HEAD * 1000 + length).astype(np.uint64)
-            typo |= usable & self._heads.contains(_retag(names.prefix(starts + half), tags))
-            tags = (_TAIL * 1000 + length).astype(np.uint64)
-            typo |= usable & self._tails.contains(
-                _retag(names.hash(ends - (length - half), ends), tags)
-            )
-            if delta == 0:
-                tags = (_HEAD * 1000 + length + 500).astype(np.uint64)
-                typo |= usable & self._heads.contains(_retag(names.prefix(starts + half - 1), tags))
         # Names only the edit rules can match take the short paths (see CatalogMatcher).
-        edits = self._combos.survivors(names, skeleton, folded) & ~hit
+        edits, typo = self._combos.survivors(names, folded)
+        edits &= ~hit
         typo &= ~hit & ~edits
         return (
             _lines(buffer, starts, ends, hit),
@@ -302,22 +212,7 @@ class BulkFilter:
         )
 
 
-def _tag(untagged: U64, tag: int) -> U64:
-    with np.errstate(over="ignore"):
-        return untagged + np.uint64(tag) * _TAG_MIX
-
-
-def _retag(untagged: U64, tags: U64) -> U64:
-    with np.errstate(over="ignore"):
-        return untagged + tags * _TAG_MIX
-
-
-def _pair_hash(first: U64, last: U64) -> U64:
-    with np.errstate(over="ignore"):
-        return first * np.uint64(0xFF51AFD7ED558CCD) + last
-
-
-def _lines(buffer: bytes, starts: I64, ends: I64, mask: NDArray[np.bool_]) -> list[bytes]:
+def _lines(buffer: bytes, starts: I64, ends: I64, mask: Mask) -> list[bytes]:
     return [buffer[s:e] for s, e in zip(starts[mask].tolist(), ends[mask].tolist(), strict=True)]
 
 

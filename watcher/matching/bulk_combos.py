@@ -1,43 +1,43 @@
-"""The bulk filter's key families for the rules of :mod:`watcher.matching.combos`.
+"""The bulk filter's key families for the edit rules: the typo rule and the rules of
+:mod:`watcher.matching.combos`.
 
 Each family only admits names to the short path of the matcher (``match_fuzzy``), and is
-complete for its rule: one edit of a fold (pigeonhole halves of the folded buffer), a
-version digit stripped (the fold without its last character), two edits (the first third,
-or the first two characters with the last third, tagged by the internal name's length),
-combosquats (the name without its first or last one or two words, exactly).
+complete for its rule: one edit of a fold, and the typo rule through it (pigeonhole pieces
+of the folded buffer, :class:`~watcher.matching.bulk_hash.Pieces`), a version digit
+stripped (the fold without its last character), two edits (the first third, or the first
+two characters with the last third, for the lengths a candidate can have), combosquats
+(the name without its first or last one or two words, exactly).
 
-The edit families' keys are short (three letters of a name and its length), so many names
-share one with some internal name. Each hit therefore names its candidates (the internal
-strings that key came from) and every (public, candidate) pair is measured at once with
-rapidfuzz's ``cpdist`` (optimal string alignment, in C): only names within the rule's
-distance of a candidate reach the per-name rules.
-"""
+The edit families' keys are short (three letters of a name), so many names share one with
+some internal name. Each hit therefore names its candidates (the internal strings that key
+came from) and every (public, candidate) pair is measured at once with rapidfuzz's
+``cpdist`` (optimal string alignment, in C): only names within the rule's distance of a
+candidate reach the per-name rules."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from numpy.typing import NDArray
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
-from watcher.matching import rules
-from watcher.matching.bulk import (
-    _DASH,
+from watcher.matching.bulk import _DASH, FilterSpec, fold_buffer
+from watcher.matching.bulk_hash import (
+    EMPTY,
     I64,
-    U64,
-    FilterSpec,
+    Hasher,
     KeySet,
-    _pair_hash,
-    _retag,
+    Mask,
+    Owned,
+    Pieces,
+    close_pairs,
+    distinct,
     hash_strings,
-)
-from watcher.matching.bulk import (
-    _Hasher as Hasher,
+    joined,
+    pair_hash,
+    tag,
+    verify,
 )
 
-_SK_HEAD, _SK_TAIL, _T_HEAD, _T_TAIL, _COMBO, _FOLD = range(8, 14)
+_T_HEAD, _T_TAIL, _COMBO, _FOLD = range(10, 14)
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 
@@ -45,37 +45,64 @@ class ComboFilter:
     """Catalog-side key tables of the combination rules and their survivor test."""
 
     def __init__(self, spec: FilterSpec) -> None:
+        # One edit of a fold, and the typo rule too: a name one edit from an internal name
+        # has a fold at most one edit from that name's fold (folding maps characters and
+        # drops separators), so one pigeonhole search over the folds serves both rules.
+        # The folds of the typo names that are no fuzzy fold come after those.
         self._fuzzy = list(spec.fuzzy_skeletons)
-        self._combined = _pieces(self._fuzzy)
+        self._typo_names = list(spec.typo_names)
+        typo_folds = [fold_buffer(n) for n in self._typo_names]
+        known = set(self._fuzzy)
+        strings = self._fuzzy + sorted({f for f in typo_folds if f not in known})
+        self._strings = strings
+        position = {f: i for i, f in enumerate(strings)}
+        owner = np.array([position[f] for f in typo_folds], dtype=np.int64)
+        # Typo names by fold (the fold's index in `strings`), as runs of one array.
+        self._typos_by_fold = np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=len(strings))
+        self._typo_count = counts
+        self._typo_first = np.cumsum(counts) - counts
+        # Length 2 and up: the typo names' folds may be short (`a-b-c`).
+        self._combined = Pieces(strings, 2)
         self._folds = KeySet(hash_strings(spec.folds, [_FOLD] * len(spec.folds)))
         # Two edits (see combos.two_edit_pieces): the first third (3 characters at least),
-        # and the first two characters with the last third; tagged by the name's length.
+        # and the first two characters with the last third. Not tagged by the name's
+        # length: a public name probes the three lengths a third can have (instead of the
+        # five lengths a name can have) and keeps the candidates of a length in reach.
         self._raw = list(spec.two_edit_names)
         sizes = [len(n) for n in self._raw]
         first_thirds = hash_strings(
-            [n[: max(3, len(n) // 3)] for n in self._raw], [_T_HEAD * 1000 + z for z in sizes]
+            [n[: max(3, len(n) // 3)] for n in self._raw], [_T_HEAD] * len(self._raw)
         )
-        last_thirds = _pair_hash(
-            hash_strings([n[:2] for n in self._raw], [_T_TAIL * 1000 + z for z in sizes]),
+        last_thirds = pair_hash(
+            hash_strings([n[:2] for n in self._raw], [_T_TAIL] * len(self._raw)),
             hash_strings([n[len(n) - len(n) // 3 :] for n in self._raw]),
         )
         owners = np.arange(len(self._raw), dtype=np.int64)
-        self._thirds = _Owned(
+        self._thirds = Owned(
             np.concatenate([first_thirds, last_thirds]), np.concatenate([owners, owners])
         )
+        self._raw_sizes = np.array(sizes, dtype=np.int64)
         self._two_edit_min = min(sizes, default=0)
         # Combosquats: the public name without its first or last one or two words.
-        combos = list(spec.combo_names)
-        self._combos = KeySet(hash_strings(combos, [_COMBO] * len(combos)))
+        targets = list(spec.combo_names)
+        self._combos = KeySet(hash_strings(targets, [_COMBO] * len(targets)))
+        # A combosquat is a target, a separator and another word: longer than any target.
+        self._combo_min = min((len(n) for n in targets), default=0) + 2
 
-    def survivors(self, names: Hasher, skeleton: Hasher, folded: Hasher) -> NDArray[np.bool_]:
-        """Names the rules of :meth:`ComboRules.match_fuzzy` may match."""
+    def survivors(self, names: Hasher, folded: Hasher) -> tuple[Mask, Mask]:
+        """Names the rules of :meth:`ComboRules.match_fuzzy` may match, and names one edit
+        from an internal name of ``FilterSpec.typo_names`` (the typo rule)."""
         count = len(names.starts)
         hit = np.zeros(count, dtype=bool)
         rows = np.arange(count, dtype=np.int64)
-        folds = folded.text.split(b"\n")
-        found = _one_edit(folded, self._combined, folded.starts, folded.ends, rows)
-        hit[_verify(found, folds, self._fuzzy, 1)] = True
+        found = self._combined.find(folded, folded.starts, folded.ends, rows)
+        # Folds one edit apart: a fuzzy fold's pair is a hit; a typo name's (its fold one
+        # edit away, or the same) is measured again on the names themselves.
+        close = close_pairs(found, folded, self._strings, 1)
+        hit[self._of_fuzzy(close)[0]] = True
+        typo = np.zeros(count, dtype=bool)
+        typo[verify(self._of_typos(close), names, self._typo_names, 1)] = True
         # A version digit at the end (`requests-2`): the fold without it, exactly or one
         # edit away (the fold has no separators: the digit is its last character).
         digit = np.flatnonzero(
@@ -84,161 +111,92 @@ class ComboFilter:
         if len(digit):
             starts, ends = folded.starts[digit], folded.ends[digit] - 1
             hit[digit] |= self._folds.contains(folded.hash(starts, ends, _FOLD))
-            found = _one_edit(folded, self._combined, starts, ends, digit)
-            hit[_verify(found, folds, self._fuzzy, 1, trim=1)] = True
+            found = self._combined.find(folded, starts, ends, digit)
+            hit[verify(self._of_fuzzy(found), folded, self._fuzzy, 1, trim=1)] = True
         if self._two_edit_min:
-            hit[_verify(self._two_edits(names), names.text.split(b"\n"), self._raw, 2)] = True
+            hit[verify(self._two_edits(names), names, self._raw, 2)] = True
         if len(self._combos):
             hit |= self._combosquats(names)
-        return hit
+        return hit, typo
+
+    def _of_fuzzy(self, pairs: tuple[I64, I64]) -> tuple[I64, I64]:
+        """The pairs whose candidate is a fuzzy fold (not only a typo name's)."""
+        rows, owners = pairs
+        keep = owners < len(self._fuzzy)
+        return rows[keep], owners[keep]
+
+    def _of_typos(self, pairs: tuple[I64, I64]) -> tuple[I64, I64]:
+        """(row, typo name) for each (row, fold) pair: the typo names with that fold."""
+        rows, owners = pairs
+        if not len(rows):
+            return EMPTY, EMPTY
+        width = len(self._typo_count)
+        unique = distinct(rows * width + owners)
+        rows, owners = unique // width, unique % width
+        counts = self._typo_count[owners]
+        total = int(counts.sum())
+        run_start = np.repeat(np.cumsum(counts) - counts, counts)
+        offsets = np.arange(total, dtype=np.int64) - run_start
+        offsets += np.repeat(self._typo_first[owners], counts)
+        return np.repeat(rows, counts), self._typos_by_fold[offsets]
 
     def _two_edits(self, names: Hasher) -> tuple[I64, I64]:
-        """(row, candidate) pairs sharing a two-edit key."""
-        starts, ends = names.starts, names.ends
-        size = ends - starts
-        rows = np.arange(len(starts), dtype=np.int64)
-        first = names.prefix(np.minimum(starts + 2, ends))
+        """(row, candidate) pairs sharing a two-edit key, candidates of a length two
+        characters or less from the name's (the pairs the length-tagged keys of
+        ``ComboRules._two_edit_candidates`` give)."""
+        # Only names the rule can reach (two letters shorter than the shortest form).
+        rows = np.flatnonzero(names.ends - names.starts >= self._two_edit_min - 2)
+        starts, ends = names.starts[rows], names.ends[rows]
+        first = tag(names.hash(starts, np.minimum(starts + 2, ends)), _T_TAIL)
+        # A candidate of length size-2 .. size+2 has a third of low, low+1 or low+2; low+2
+        # only when size-2 is 2 more than a multiple of 3 (the candidate then size+2 long).
+        low = (ends - starts - 2) // 3
         pairs: list[tuple[I64, I64]] = []
-        for delta in (-2, -1, 0, 1, 2):
-            length = size + delta
-            third = length // 3
-            usable = (length >= self._two_edit_min) & (third <= size)
+        for step in (0, 1, 2):
+            if step == 2:
+                some = np.flatnonzero((ends - starts - 2) % 3 == 2)
+                rows, starts, ends, first, low = (
+                    rows[some],
+                    starts[some],
+                    ends[some],
+                    first[some],
+                    low[some],
+                )
+            third = low + step
             head_end = np.minimum(starts + np.maximum(3, third), ends)
-            tags = (_T_HEAD * 1000 + length).astype(np.uint64)
-            probes = _retag(names.prefix(head_end), tags)
-            pairs.append(self._thirds.find(probes, rows, usable))
-            tags = (_T_TAIL * 1000 + length).astype(np.uint64)
+            probes = tag(names.hash(starts, head_end), _T_HEAD)
+            pairs.append(self._thirds.find(probes, rows))
             tail = names.hash(np.clip(ends - third, starts, ends), ends)
-            pairs.append(self._thirds.find(_pair_hash(_retag(first, tags), tail), rows, usable))
-        return _joined(pairs)
+            pairs.append(self._thirds.find(pair_hash(first, tail), rows))
+        found, owners = joined(pairs)
+        size = names.ends[found] - names.starts[found]
+        keep = np.abs(self._raw_sizes[owners] - size) <= 2
+        return found[keep], owners[keep]
 
     def _combosquats(self, names: Hasher) -> NDArray[np.bool_]:
         """Names whose first or last one or two words removed leave a combosquat target."""
-        starts, ends = names.starts, names.ends
-        hit = np.zeros(len(starts), dtype=bool)
+        hit = np.zeros(len(names.starts), dtype=bool)
         dashes = np.flatnonzero(names.data == _DASH)
         if not len(dashes):
             return hit
+        # Only names long enough to hold a target and another word, with a separator.
+        after = np.searchsorted(dashes, names.starts)  # the first dash at or after the start
+        before = np.searchsorted(dashes, names.ends) - 1  # the last dash before the end
+        rows = np.flatnonzero((names.ends - names.starts >= self._combo_min) & (before >= after))
+        starts, ends = names.starts[rows], names.ends[rows]
+        after, before = after[rows], before[rows]
+        found = np.zeros(len(rows), dtype=bool)
         count = len(dashes)
-        after = np.searchsorted(dashes, starts)  # the first dash at or after the start
-        before = np.searchsorted(dashes, ends) - 1  # the last dash before the end
         for skip in (0, 1):
             front = after + skip
             at = dashes[np.minimum(front, count - 1)]
             ok = (front < count) & (at < ends)
             cut = np.where(ok, at + 1, ends)
-            hit |= ok & self._combos.contains(names.hash(cut, ends, _COMBO))
+            found |= ok & self._combos.contains(names.hash(cut, ends, _COMBO))
             back = before - skip
             at = dashes[np.maximum(back, 0)]
             ok = (back >= 0) & (at >= starts)
             cut = np.where(ok, at, starts)
-            hit |= ok & self._combos.contains(names.hash(starts, cut, _COMBO))
+            found |= ok & self._combos.contains(names.hash(starts, cut, _COMBO))
+        hit[rows] = found
         return hit
-
-
-class _Owned:
-    """Key hashes with the catalog string each came from (keys may repeat)."""
-
-    def __init__(self, hashes: U64, owners: I64) -> None:
-        order = np.argsort(hashes, kind="stable")
-        self.hashes = hashes[order]
-        self.owners = owners[order]
-        self.keys = KeySet(hashes)
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def find(self, probes: U64, rows: I64, usable: NDArray[np.bool_]) -> tuple[I64, I64]:
-        """(row, owner) for every usable probe equal to a key, once per owner."""
-        hit = np.flatnonzero(usable & self.keys.contains(probes))
-        if not len(hit):
-            return _EMPTY, _EMPTY
-        wanted = probes[hit]
-        left = np.searchsorted(self.hashes, wanted, side="left")
-        count = np.searchsorted(self.hashes, wanted, side="right") - left
-        total = int(count.sum())
-        run_start = np.repeat(np.cumsum(count) - count, count)
-        offsets = np.arange(total, dtype=np.int64) - run_start + np.repeat(left, count)
-        return np.repeat(rows[hit], count), self.owners[offsets]
-
-
-_EMPTY: I64 = np.zeros(0, dtype=np.int64)
-
-
-def _joined(pairs: Sequence[tuple[I64, I64]]) -> tuple[I64, I64]:
-    if not pairs:
-        return _EMPTY, _EMPTY
-    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
-
-
-def _verify(
-    pairs: tuple[I64, I64],
-    lines: Sequence[bytes],
-    strings: Sequence[bytes],
-    cutoff: int,
-    trim: int = 0,
-) -> I64:
-    """The rows within ``cutoff`` edits of one of their candidates (each pair once);
-    ``trim``: characters left out at the end of each line."""
-    rows, owners = pairs
-    if not len(rows):
-        return _EMPTY
-    width = max(1, len(strings))
-    unique = np.unique(rows * width + owners)
-    rows, owners = unique // width, unique % width
-    end = -trim if trim else None
-    queries = [lines[i][:end] for i in rows.tolist()]
-    choices = [strings[j] for j in owners.tolist()]
-    distance = process.cpdist(
-        queries, choices, scorer=OSA.distance, score_cutoff=cutoff, dtype=np.int32
-    )
-    return np.unique(rows[distance <= cutoff])
-
-
-class _Pieces:
-    """Pigeonhole halves of strings for a one-edit search, with the string of each."""
-
-    def __init__(self, heads: _Owned, tails: _Owned) -> None:
-        self.heads = heads
-        self.tails = tails
-
-
-def _pieces(strings: Sequence[bytes]) -> _Pieces:
-    heads, head_tags, head_owners, tails, tail_tags = [], [], [], [], []
-    for owner, text in enumerate(strings):
-        size, half = len(text), len(text) // 2
-        heads += [text[:half], text[: half - 1]]
-        head_tags += [_SK_HEAD * 1000 + size, _SK_HEAD * 1000 + size + 500]
-        head_owners += [owner, owner]
-        tails.append(text[half:])
-        tail_tags.append(_SK_TAIL * 1000 + size)
-    return _Pieces(
-        _Owned(hash_strings(heads, head_tags), np.array(head_owners, dtype=np.int64)),
-        _Owned(hash_strings(tails, tail_tags), np.arange(len(tails), dtype=np.int64)),
-    )
-
-
-def _one_edit(lines: Hasher, pieces: _Pieces, starts: I64, ends: I64, rows: I64) -> tuple[I64, I64]:
-    """(row, candidate) pairs: ``lines[starts:ends]`` sharing a pigeonhole half with a
-    string of ``pieces`` (of ``MIN_FUZZY_LENGTH`` characters or more)."""
-    size = ends - starts
-    pairs: list[tuple[I64, I64]] = []
-    if not len(pieces.heads):
-        return _EMPTY, _EMPTY
-    for delta in (-1, 0, 1):
-        length = size + delta
-        half = length // 2
-        usable = (length >= rules.MIN_FUZZY_LENGTH) & (half <= size)
-        tags = (_SK_HEAD * 1000 + length).astype(np.uint64)
-        head_end = np.clip(starts + half, starts, ends)
-        probes = _retag(lines.hash(starts, head_end), tags)
-        pairs.append(pieces.heads.find(probes, rows, usable))
-        tags = (_SK_TAIL * 1000 + length).astype(np.uint64)
-        tail_start = np.clip(ends - (length - half), starts, ends)
-        pairs.append(pieces.tails.find(_retag(lines.hash(tail_start, ends), tags), rows, usable))
-        if delta == 0:
-            tags = (_SK_HEAD * 1000 + length + 500).astype(np.uint64)
-            head_end = np.clip(starts + half - 1, starts, ends)
-            probes = _retag(lines.hash(starts, head_end), tags)
-            pairs.append(pieces.heads.find(probes, rows, usable))
-    return _joined(pairs)

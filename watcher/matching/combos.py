@@ -29,9 +29,8 @@ the name people type for ``beautifulsoup4``), ``requstes`` (two edits),
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from packaging.utils import NormalizedName
@@ -82,13 +81,6 @@ class Add(Protocol):
     ) -> None: ...
 
 
-def _group(pairs: Iterable[tuple[str, tuple[str, Form]]]) -> dict[str, list[tuple[str, Form]]]:
-    out: defaultdict[str, dict[tuple[str, Form], None]] = defaultdict(dict)
-    for key, value in pairs:
-        out[key][value] = None  # each once, in order
-    return {key: list(values) for key, values in out.items()}
-
-
 def skeleton(name: str) -> str:
     """The separator-free look-alike skeleton of a canonical name."""
     return rules.skeleton_key(rules.ultra_key(name))
@@ -115,23 +107,6 @@ def two_edit_pieces(name: str, length: int | None = None) -> tuple[str, str]:
 _AFFIX_SKELETONS = {a: skeleton(a) for a in alias_rules.GLUED_AFFIXES}
 
 
-def _form_skeleton(name: str, form: Form) -> str:
-    """``skeleton(form.text)``, built from the name's for an affixed form (thousands of
-    them): no look-alike fold spans the join, as the glued affixes start with ``p`` and
-    end with ``y``, ``n`` or ``3`` (``rn``, ``vv``, ``cl`` cannot straddle it)."""
-    if form.rule != "affix":
-        return skeleton(form.text)
-    glued = rules.separator_key(name)
-    if form.text.endswith(glued):
-        return _AFFIX_SKELETONS[form.text[: -len(glued)]] + _skeleton_cached(name)
-    return _skeleton_cached(name) + _AFFIX_SKELETONS[form.text[len(glued) :]]
-
-
-@functools.lru_cache(maxsize=4096)
-def _skeleton_cached(name: str) -> str:
-    return skeleton(name)
-
-
 def word_edits_allowed(public: str, form: str) -> bool:
     """Two edits inside one word need a word of ``TWO_EDIT_MIN_LENGTH`` letters: two edits
     of `lib` or `core` make another word (`telegram-kit`, `vector-forge`)."""
@@ -153,24 +128,38 @@ class ComboRules:
         self, names: Sequence[str], declared: Mapping[NormalizedName, Sequence[str]]
     ) -> None:
         catalog = frozenset(names)
-        self.forms: list[tuple[str, Form]] = [
-            (n, form)
-            for n in names
-            if len(n) >= SHORT_MIN_LENGTH
-            for form in alias_rules.forms(n, declared.get(NormalizedName(n), ()))
-        ]
         # Exact hits on a form's skeleton (the name's own skeleton is the look-alike rule's).
-        self._by_skeleton = _group(
-            (_form_skeleton(n, f), (n, f))
-            for n, f in self.forms
-            if f.rule in ("alias", "affix")
-            or (f.rule == "name" and len(n) < rules.MIN_FUZZY_LENGTH)
-        )
+        self._by_skeleton: dict[str, list[tuple[str, Form]]] = {}
         # The name and its aliases, folded: a version digit stripped from a public name is
         # looked up here (exactly, then one edit away).
-        self._by_fold = _group(
-            (fold(f.text), (n, f)) for n, f in self.forms if f.rule in ("name", "alias")
-        )
+        self._by_fold: dict[str, list[tuple[str, Form]]] = {}
+        # Two edits on the raw name and its aliases (indexed by thirds below).
+        self._raw: dict[str, list[tuple[str, Form]]] = {}
+        # One pass over every (name, form) pair of alias_rules.forms, each once (names are
+        # distinct, and so are a name's forms): 100,000 forms for 10,000 names.
+        for n in names:
+            if len(n) < SHORT_MIN_LENGTH:
+                continue
+            for form in alias_rules.spellings(n, declared.get(NormalizedName(n), ())):
+                entry = (n, form)
+                if form.rule == "alias" or len(n) < rules.MIN_FUZZY_LENGTH:
+                    self._by_skeleton.setdefault(skeleton(form.text), []).append(entry)
+                self._by_fold.setdefault(fold(form.text), []).append(entry)
+                if len(form.text) >= TWO_EDIT_MIN_LENGTH:
+                    self._raw.setdefault(form.text, []).append(entry)
+            glued = rules.separator_key(n)
+            if len(glued) < rules.MIN_FUZZY_LENGTH:
+                continue  # as in alias_rules.forms: no affixed forms
+            # The affixed forms' skeletons from the name's: no look-alike fold spans the
+            # join, as the glued affixes start with `p` and end with `y`, `n` or `3`
+            # (`rn`, `vv`, `cl` cannot straddle it).
+            own = skeleton(n)
+            for affix, front, end in alias_rules.AFFIX_HOWS:
+                key = _AFFIX_SKELETONS[affix]
+                entry = (n, Form(affix + glued, "affix", front))
+                self._by_skeleton.setdefault(key + own, []).append(entry)
+                entry = (n, Form(glued + affix, "affix", end))
+                self._by_skeleton.setdefault(own + key, []).append(entry)
         # One edit on folded forms: pigeonhole halves by length.
         self._fuzzy = {
             folded: hits
@@ -183,12 +172,6 @@ class ComboRules:
             half = len(sk) // 2
             self._head[len(sk)].setdefault(sk[:half], []).append(sk)
             self._tail[len(sk)].setdefault(sk[half:], []).append(sk)
-        # Two edits on the raw name and its aliases: the first and last thirds.
-        self._raw = _group(
-            (f.text, (n, f))
-            for n, f in self.forms
-            if f.rule in ("name", "alias") and len(f.text) >= TWO_EDIT_MIN_LENGTH
-        )
         self._thirds: dict[tuple[int, bool, str], list[str]] = defaultdict(list)
         for text in self._raw:
             head, tail = two_edit_pieces(text)

@@ -18,6 +18,7 @@ no public name is ever compared with every internal name.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
@@ -29,12 +30,12 @@ from watcher.matching import rules
 from watcher.matching.combos import FORM_WEIGHT, Add, ComboRules
 from watcher.matching.explain import explain
 from watcher.matching.model import Match, MatchKind
+from watcher.matching.rules import one_edit_variants as one_edit_variants  # moved there
 from watcher.matching.score import score
 
 if TYPE_CHECKING:
     from watcher.matching.bulk import BulkFilter, FilterSpec
 
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 _ORDER = {kind: i for i, kind in enumerate(MatchKind)}
 
 
@@ -51,27 +52,14 @@ class Matcher(Protocol):
 
 
 def _index(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
-    grouped: defaultdict[str, list[str]] = defaultdict(list)
+    grouped: dict[str, list[str]] = {}
     for key, name in pairs:
-        if name not in grouped[key]:
-            grouped[key].append(name)
+        names = grouped.get(key)
+        if names is None:
+            grouped[key] = [name]
+        elif name not in names:
+            names.append(name)
     return {key: tuple(names) for key, names in grouped.items()}
-
-
-def one_edit_variants(word: str) -> set[str]:
-    """Every string one insertion, deletion, substitution or adjacent swap away (a-z0-9)."""
-    out: set[str] = set()
-    for i in range(len(word) + 1):
-        for ch in _ALPHABET:
-            out.add(word[:i] + ch + word[i:])
-    for i in range(len(word)):
-        out.add(word[:i] + word[i + 1 :])
-        for ch in _ALPHABET:
-            out.add(word[:i] + ch + word[i + 1 :])
-        if i + 1 < len(word):
-            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
-    out.discard(word)
-    return out
 
 
 class CatalogMatcher:
@@ -80,6 +68,17 @@ class CatalogMatcher:
     def __init__(self, catalog: Catalog, *, combos: bool = True) -> None:
         """Index ``catalog``; ``combos=False`` leaves out the rules of
         :mod:`watcher.matching.combos` (a one-name matcher that only needs the others)."""
+        # Hundreds of thousands of small objects, none of them garbage: without a pause the
+        # cyclic collector walks them again and again, which doubles the time to index.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(catalog, combos)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _build(self, catalog: Catalog, combos: bool) -> None:
         self._allow = catalog.allow
         self._display = catalog.display
         names = sorted(catalog.names)
@@ -99,9 +98,11 @@ class CatalogMatcher:
         )
         self._head: dict[int, dict[str, tuple[str, ...]]] = {}
         self._tail: dict[int, dict[str, tuple[str, ...]]] = {}
-        for length in {len(n) for n in fuzzy}:
+        by_length: defaultdict[int, list[str]] = defaultdict(list)
+        for n in fuzzy:
+            by_length[len(n)].append(n)
+        for length, same in by_length.items():
             half = length // 2
-            same = [n for n in fuzzy if len(n) == length]
             self._head[length] = _index((n[:half], n) for n in same)
             self._tail[length] = _index((n[half:], n) for n in same)
 

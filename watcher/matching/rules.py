@@ -269,3 +269,22 @@ def explain_affix_swap(public_words: Sequence[str], internal_words: Sequence[str
     if ours and theirs:
         return f"affix {'-'.join(theirs)!r} instead of {'-'.join(ours)!r}"
     return "same name once affix words (py, python, lib, sdk, api, client, ...) are ignored"
+
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def one_edit_variants(word: str) -> set[str]:
+    """Every string one insertion, deletion, substitution or adjacent swap away (a-z0-9)."""
+    out: set[str] = set()
+    for i in range(len(word) + 1):
+        for ch in _ALPHABET:
+            out.add(word[:i] + ch + word[i:])
+    for i in range(len(word)):
+        out.add(word[:i] + word[i + 1 :])
+        for ch in _ALPHABET:
+            out.add(word[:i] + ch + word[i + 1 :])
+        if i + 1 < len(word):
+            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    out.discard(word)
+    return out

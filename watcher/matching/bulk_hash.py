@@ -1,0 +1,332 @@
+"""Vectorized substring hashing and key tables for the bulk filter (:mod:`.bulk`).
+
+A polynomial hash of any substring of a buffer is ``(S[j] - S[i]) * B**-i`` from one prefix
+sum ``S`` (arithmetic modulo 2**64, where an odd base is invertible), mixed with its length
+and a tag (the key family). The catalog hashes its keys with :func:`hash_strings`, the scan
+hashes every name's keys with :class:`Hasher`: both give the same value for the same bytes
+and tag. Equal hashes of different strings only let a name through to the exact checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+T = TypeVar("T", bound=np.generic)
+U64 = NDArray[np.uint64]
+I64 = NDArray[np.int64]
+Mask = NDArray[np.bool_]
+
+_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
+_BASE_INV = pow(_BASE, -1, 2**64)
+LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+TAG_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+# The key tables index a bitmap by a hash's top bits, and the polynomial sum of a short
+# string has almost none set: multiplying by an odd constant carries every bit into them
+# (without it, three keys in five the bitmap lets through are not keys).
+SPREAD = np.uint64(0xFF51AFD7ED558CCD)
+NEWLINE = ord("\n")
+# Powers are built in blocks of this many (one small cumprod and one outer product):
+# a cumulative product over millions of uint64 costs a scan a tenth of a second.
+_BLOCK = 1024
+
+
+def _powers(base: int, count: int) -> U64:
+    """``base**k`` modulo 2**64 for k < count (the same values as a running product)."""
+    with np.errstate(over="ignore"):
+        step = np.full(_BLOCK, base, dtype=np.uint64)
+        step[0] = 1
+        inner = np.cumprod(step, dtype=np.uint64)
+        blocks = -(-count // _BLOCK)
+        outer = np.full(blocks, pow(base, _BLOCK, 2**64), dtype=np.uint64)
+        outer[0] = 1
+        outer = np.cumprod(outer, dtype=np.uint64)
+        return np.multiply.outer(outer, inner).ravel()[:count]
+
+
+class _Powers:
+    """B**k and B**-k modulo 2**64, grown on demand."""
+
+    def __init__(self) -> None:
+        self.up: U64 = np.ones(1, dtype=np.uint64)
+        self.down: U64 = np.ones(1, dtype=np.uint64)
+
+    def ensure(self, size: int) -> None:
+        if len(self.up) > size:
+            return
+        count = max(size + 1, 2 * len(self.up))
+        self.up = _powers(_BASE, count)
+        self.down = _powers(_BASE_INV, count)
+
+
+_POWERS = _Powers()
+
+
+class Hasher:
+    """Substring hashes of one buffer of lines."""
+
+    def __init__(self, buffer: bytes) -> None:
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        _POWERS.ensure(len(data))
+        self.sums = np.zeros(len(data) + 1, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.multiply(data, _POWERS.up[: len(data)], out=self.sums[1:])
+            np.cumsum(self.sums[1:], out=self.sums[1:])
+        newlines = np.flatnonzero(data == NEWLINE)
+        self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64)
+        self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64)
+        self.data = data
+        self.text = buffer
+        # Every line's own offset, used by all keys that start where the line starts.
+        self._base = self.sums[self.starts]
+        self._scale = _POWERS.down[self.starts]
+
+    def rows_text(self, rows: I64, trim: int = 0) -> list[bytes]:
+        """The lines ``rows`` as bytes, without their last ``trim`` characters."""
+        ends = self.ends[rows] - trim if trim else self.ends[rows]
+        text = self.text
+        return [text[s:e] for s, e in zip(self.starts[rows].tolist(), ends.tolist(), strict=True)]
+
+    def prefix(self, end: I64) -> U64:
+        """Untagged hash of each line's ``[start:end]``: one gather instead of three."""
+        value = self.sums[end]
+        value -= self._base
+        value *= self._scale
+        return _finish(value, end - self.starts, 0)
+
+    def hash(self, start: I64, end: I64, tag: int = 0) -> U64:
+        """Hash of ``buffer[start:end]`` per element, mixed with its length and ``tag``."""
+        value = self.sums[end]
+        value -= self.sums[start]
+        value *= _POWERS.down[start]
+        return _finish(value, end - start, tag)
+
+
+def _finish(value: U64, length: I64, tag: int) -> U64:
+    """``value`` mixed with ``length`` (both overwritten: arrays of the caller's own) and
+    tagged."""
+    with np.errstate(over="ignore"):
+        mixed = length.view(np.uint64)  # lengths are not negative: the same bits
+        mixed *= LENGTH_MIX
+        value += mixed
+        value *= SPREAD
+        if tag:
+            value += np.uint64(tag) * TAG_MIX
+    return value
+
+
+def distinct(values: NDArray[T]) -> NDArray[T]:
+    """The sorted distinct values (``np.unique`` without its import of ``numpy.ma``, which
+    costs a command's start a twentieth of a second)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def hash_strings(values: Iterable[bytes], tags: Iterable[int] | None = None) -> U64:
+    """Hashes of whole strings, identical to :meth:`Hasher.hash` of the same bytes."""
+    items = list(values)
+    if not items:
+        return np.zeros(0, dtype=np.uint64)
+    hasher = Hasher(b"\n".join(items))
+    out = hasher.hash(hasher.starts, hasher.ends)
+    if tags is not None:
+        # All tags at once (a tag only adds tag * TAG_MIX): one pass, however many tags.
+        with np.errstate(over="ignore"):
+            out += np.fromiter(tags, dtype=np.uint64, count=len(items)) * TAG_MIX
+    return out
+
+
+def tag(untagged: U64, value: int) -> U64:
+    """``untagged`` with the tag ``value`` (a family), as :func:`hash_strings` adds it."""
+    with np.errstate(over="ignore"):
+        return untagged + np.uint64(value) * TAG_MIX
+
+
+def pair_hash(first: U64, last: U64) -> U64:
+    """One key from two hashes (order matters)."""
+    with np.errstate(over="ignore"):
+        return first * np.uint64(0xFF51AFD7ED558CCD) + last
+
+
+class KeySet:
+    """Hashes of the catalog's keys of one family: a bitmap on the top bits answers most
+    queries with one gather; the few hits are confirmed by binary search.
+
+    The bitmap has about 64 entries a key (one query in 64 or fewer passes it for nothing),
+    no more: a small one stays in the cache, and a cache miss costs more than the gather."""
+
+    def __init__(self, values: U64) -> None:
+        self.keys: U64 = distinct(values)
+        bits = min(22, max(16, len(self.keys).bit_length() + 6))
+        self._shift = np.uint64(64 - bits)
+        self.bitmap = np.zeros(1 << bits, dtype=bool)
+        self.bitmap[(self.keys >> self._shift).view(np.int64)] = True
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def maybe(self, values: U64) -> I64:
+        """Indexes of the values the bitmap does not rule out."""
+        # As int64 (the same bits, all small): indexing with uint64 would copy them first.
+        return np.flatnonzero(self.bitmap[(values >> self._shift).view(np.int64)])
+
+    def contains(self, values: U64) -> Mask:
+        """Which of ``values`` are keys."""
+        out = np.zeros(len(values), dtype=bool)
+        if not len(self.keys):
+            return out
+        maybe = self.maybe(values)
+        if len(maybe):
+            wanted = values[maybe]
+            index = np.searchsorted(self.keys, wanted)
+            np.minimum(index, len(self.keys) - 1, out=index)
+            out[maybe] = self.keys[index] == wanted
+        return out
+
+
+EMPTY: I64 = np.zeros(0, dtype=np.int64)
+
+
+class Owned:
+    """Key hashes with the catalog strings each came from (a key may have several)."""
+
+    def __init__(self, hashes: U64, owners: I64) -> None:
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        self.owners = owners[order]
+        self.keys = KeySet(hashes)
+        # Each distinct key's run in `owners`: one binary search a probe, not two.
+        self._first = np.searchsorted(ordered, self.keys.keys, side="left")
+        self._count = np.searchsorted(ordered, self.keys.keys, side="right") - self._first
+
+    def __len__(self) -> int:
+        return len(self.owners)
+
+    def find(self, probes: U64, rows: I64, usable: Mask | None = None) -> tuple[I64, I64]:
+        """(row, owner) for every (usable) probe equal to a key, once per owner."""
+        hit = self.keys.maybe(probes)
+        if usable is not None and len(hit):
+            hit = hit[usable[hit]]
+        if not len(hit):
+            return EMPTY, EMPTY
+        wanted = probes[hit]
+        index = np.searchsorted(self.keys.keys, wanted)
+        np.minimum(index, len(self.keys.keys) - 1, out=index)
+        count = np.where(self.keys.keys[index] == wanted, self._count[index], 0)
+        total = int(count.sum())
+        if not total:
+            return EMPTY, EMPTY
+        run_start = np.repeat(np.cumsum(count) - count, count)
+        offsets = np.arange(total, dtype=np.int64) - run_start
+        offsets += np.repeat(self._first[index], count)
+        return np.repeat(rows[hit], count), self.owners[offsets]
+
+
+def joined(pairs: Sequence[tuple[I64, I64]]) -> tuple[I64, I64]:
+    """Lists of (rows, owners) pairs as one."""
+    if not pairs:
+        return EMPTY, EMPTY
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+
+def verify(
+    pairs: tuple[I64, I64],
+    lines: Hasher,
+    strings: Sequence[bytes],
+    cutoff: int,
+    trim: int = 0,
+) -> I64:
+    """The rows within ``cutoff`` edits of one of their candidates (each pair once);
+    ``trim``: characters left out at the end of each line."""
+    return distinct(close_pairs(pairs, lines, strings, cutoff, trim)[0])
+
+
+def close_pairs(
+    pairs: tuple[I64, I64],
+    lines: Hasher,
+    strings: Sequence[bytes],
+    cutoff: int,
+    trim: int = 0,
+) -> tuple[I64, I64]:
+    """The distinct (row, candidate) pairs within ``cutoff`` edits, measured in C."""
+    rows, owners = pairs
+    if not len(rows):
+        return EMPTY, EMPTY
+    width = max(1, len(strings))
+    unique = distinct(rows * width + owners)
+    rows, owners = unique // width, unique % width
+    queries = lines.rows_text(rows, trim)
+    choices = [strings[j] for j in owners.tolist()]
+    distance = process.cpdist(
+        queries, choices, scorer=OSA.distance, score_cutoff=cutoff, dtype=np.int32
+    )
+    close = distance <= cutoff
+    return rows[close], owners[close]
+
+
+class Pieces:
+    """Pigeonhole halves of strings for a one-edit search, with the string of each.
+
+    A string of length L is keyed by its first ``L // 2`` characters, its first
+    ``L // 2 - 1`` (for a swap across the middle) and its last ``L - L // 2``. The keys are
+    not tagged by L: a line of length P probes three head lengths and two tail lengths
+    (those of L = P - 1, P, P + 1), and candidates more than one character longer or
+    shorter are dropped. One edit leaves one of the pieces intact, so the pairs found hold
+    every pair one edit apart (and more, which the caller's distance check drops)."""
+
+    def __init__(self, strings: Sequence[bytes], min_length: int) -> None:
+        kept = [i for i, text in enumerate(strings) if len(text) >= min_length]
+        heads = [strings[i][: len(strings[i]) // 2] for i in kept]
+        heads += [strings[i][: len(strings[i]) // 2 - 1] for i in kept]
+        tails = [strings[i][len(strings[i]) // 2 :] for i in kept]
+        owners = np.array(kept, dtype=np.int64)
+        self.heads = Owned(hash_strings(heads, [_HEAD] * len(heads)), np.tile(owners, 2))
+        self.tails = Owned(hash_strings(tails, [_TAIL] * len(tails)), owners)
+        self.sizes = np.array([len(s) for s in strings], dtype=np.int64)
+        sizes = [len(strings[i]) for i in kept]
+        self._window = (min(sizes, default=0) - 1, max(sizes, default=0) + 1)
+
+    def __len__(self) -> int:
+        return len(self.tails)
+
+    def find(self, lines: Hasher, starts: I64, ends: I64, rows: I64) -> tuple[I64, I64]:
+        """(row, candidate) pairs: ``lines[starts:ends]`` sharing a pigeonhole piece with a
+        string of a length one character from its own or closer."""
+        size = ends - starts
+        near = np.flatnonzero((size >= self._window[0]) & (size <= self._window[1]))
+        if not len(self.tails) or not len(near):
+            return EMPTY, EMPTY
+        starts, ends, rows, size = starts[near], ends[near], rows[near], size[near]
+        all_rows, all_sizes = rows, size
+        half = size // 2
+        pairs: list[tuple[I64, I64]] = []
+        for step in (0, 1):
+            tail_start = np.maximum(ends - (half + step), starts)
+            probes = tag(lines.hash(tail_start, ends), _TAIL)
+            pairs.append(self.tails.find(probes, rows))
+        for step in (-1, 0, 1):
+            if step == 1:
+                # The head one longer than half only serves odd lengths (a string one
+                # longer); for even ones it finds strings two or more longer.
+                odd = np.flatnonzero(size % 2 == 1)
+                starts, ends, rows, half = starts[odd], ends[odd], rows[odd], half[odd]
+            head_end = np.minimum(starts + np.maximum(half + step, 0), ends)
+            probes = tag(lines.hash(starts, head_end), _HEAD)
+            pairs.append(self.heads.find(probes, rows))
+        found, owners = joined(pairs)
+        found_sizes = all_sizes[np.searchsorted(all_rows, found)]
+        keep = np.abs(self.sizes[owners] - found_sizes) <= 1
+        return found[keep], owners[keep]
+
+
+_HEAD, _TAIL = 1, 2  # the pieces' tags (their tables are their own)
