@@ -266,18 +266,6 @@ class Settings(OperationalSettings, WebhookFields):
         )
 
     @property
-    def webhook(self) -> WebhookSettings | None:
-        """The webhook's settings, or ``None`` unless ``WATCHER_WEBHOOK_URL`` is set."""
-        if self.webhook_url is None or self.webhook_secret is None:
-            return None
-        return WebhookSettings(
-            url=self.webhook_url,
-            secret=self.webhook_secret.get_secret_value(),
-            timeout=self.webhook_timeout,
-            user_agent=self.user_agent,
-        )
-
-    @property
     def alerts(self) -> AlertSettings:
         """How alerts are routed and paced."""
         return AlertSettings(

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings
+
+from watcher.config_views import WebhookSettings
 
 # A shorter key is guessable enough to forge a signature offline.
 MIN_SECRET_LENGTH = 16
@@ -23,6 +25,21 @@ class WebhookFields(BaseSettings):
         None, description="Key of the webhook requests' HMAC-SHA256 signature"
     )
     webhook_timeout: float = Field(10.0, gt=0, description="Total seconds per webhook request")
+
+    if TYPE_CHECKING:
+        user_agent: str  # a field of :class:`watcher.config.Settings`, which mixes this in
+
+    @property
+    def webhook(self) -> WebhookSettings | None:
+        """The webhook's settings, or ``None`` unless ``WATCHER_WEBHOOK_URL`` is set."""
+        if self.webhook_url is None or self.webhook_secret is None:
+            return None
+        return WebhookSettings(
+            url=self.webhook_url,
+            secret=self.webhook_secret.get_secret_value(),
+            timeout=self.webhook_timeout,
+            user_agent=self.user_agent,
+        )
 
     @field_validator("webhook_url", "webhook_secret", mode="before")
     @classmethod

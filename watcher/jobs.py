@@ -31,6 +31,7 @@ from watcher.health import JOB_IDS, SUMMARY_INTERVAL, HealthBook, RunOutcome
 from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
+from watcher.scheduler_logs import cancellations_unlogged, quiet_skipped_runs
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.feeds import PollReport
 from watcher.sources.known_names import KnownNames
@@ -40,18 +41,7 @@ from watcher.store.base import utcnow
 log = logging.getLogger(__name__)
 
 
-class _SkippedRunFilter(logging.Filter):
-    """Drop APScheduler's warning for a run skipped because the previous one still runs.
-
-    With ``max_instances=1`` that is the intended behaviour (a dispatch waiting out a Slack
-    Retry-After outlasts its one-second interval), not something to warn about each second.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "maximum number of running instances reached" not in record.getMessage()
-
-
-logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+quiet_skipped_runs()
 
 
 class Jobs:
@@ -306,23 +296,10 @@ class Jobs:
                     "" if len(pending) == 1 else "s",
                     grace,
                 )
-                # APScheduler logs a job's CancelledError as an error with its traceback;
-                # a cancellation we asked for and announced above is no error.
-                executor = logging.getLogger("apscheduler.executors.default")
-
-                def ours(record: logging.LogRecord) -> bool:
-                    return not (
-                        record.exc_info is not None
-                        and isinstance(record.exc_info[1], asyncio.CancelledError)
-                    )
-
-                executor.addFilter(ours)
-                try:
+                with cancellations_unlogged():  # announced above: no error
                     for task in pending:
                         task.cancel()
                     await asyncio.wait(pending)
-                finally:
-                    executor.removeFilter(ours)
         self.scheduler.shutdown(wait=False)
 
     def _tracked(
