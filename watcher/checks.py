@@ -193,9 +193,11 @@ class NameChecker:
         """The catalog names are checked against."""
         return self._catalog
 
-    async def check(self, name: str, *, lookalikes: bool = True) -> Verdict:
+    async def check(self, name: str, *, lookalikes: bool = True, details: bool = False) -> Verdict:
         """The verdict for ``name`` (without ``lookalikes``: no public look-alikes and
-        no ultra-normalized collision check, for the many names of a dependency file).
+        no ultra-normalized collision check, for the many names of a dependency file; with
+        ``details``: an existing public project the store does not keep is described from
+        one look-up of its JSON details, shared and reused by the index look-ups).
 
         Raises :class:`~watcher.errors.InvalidName` before any request is made,
         :class:`~watcher.errors.NotAnIndex` when confirming the index found something else
@@ -233,6 +235,8 @@ class NameChecker:
             stored=self._details.project(norm) if self._details is not None else None,
             our_versions=_our_versions(view.catalog, norm),
         )
+        if details and exists and verdict.stored is None:
+            verdict = replace(verdict, stored=await self._asked(norm, view.catalog))
         if not exists or allowed or not matches:
             return verdict  # a free name (or ours): nothing public to weigh versions of
         # An existing public project: the one risk model, the alerts' own.
@@ -240,6 +244,23 @@ class NameChecker:
         assessed = assess_matches(matches, view.catalog, releases)
         top = strongest(assessed)[1]
         return replace(verdict, risk=top.risk, assessment=top, assessed=assessed)
+
+    async def _asked(self, norm: NormalizedName, catalog: Catalog) -> StoredProject | None:
+        """An existing public project described from its JSON details (None on a 404)."""
+        from watcher.store.known import StoredProject  # light: dataclasses only
+
+        try:
+            info = await self._client.project(norm)
+        except ProjectNotFound:
+            return None
+        uploads = [r.upload_time for r in info.releases if r.upload_time is not None]
+        return StoredProject(
+            name=info.name,
+            latest_version=info.latest_version,
+            first_release=min(uploads) if uploads else None,
+            owners=info.owners,
+            ours=catalog.owned_by_us(set(info.owners), info.organization),
+        )
 
     async def _releases(
         self, norm: NormalizedName, matches: list[Match], catalog: Catalog

@@ -6,7 +6,8 @@ delay its own feed polls. So the API asks through its own index client (its own 
 connections, see :class:`~watcher.app.Service`), at most ``concurrency`` look-ups at once; a
 look-up that cannot start within ``wait`` seconds is refused (:class:`LookupsSaturated`, a
 503 with ``Retry-After``) instead of queueing without end. Concurrent look-ups of one name
-share one request, and answers are reused for ``ttl`` seconds.
+share one request, and answers are reused for ``ttl`` seconds (a project's details, asked
+for a verdict's ``details``, for ``details_ttl``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class IndexLookups:
         concurrency: int,
         wait: float = 2.0,
         ttl: float = 10.0,
+        details_ttl: float = 300.0,
         max_cached: int = 10_000,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -45,6 +47,9 @@ class IndexLookups:
         self._monotonic = monotonic
         self._cache: OrderedDict[str, tuple[float, bool]] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[bool]] = {}
+        self._details_ttl = details_ttl
+        self._details: OrderedDict[str, tuple[float, ProjectInfo]] = OrderedDict()
+        self._details_inflight: dict[str, asyncio.Task[ProjectInfo]] = {}
         self._confirming: asyncio.Task[None] | None = None
 
     @property
@@ -82,9 +87,28 @@ class IndexLookups:
 
     async def project(self, name: str) -> ProjectInfo:
         """A public project's details (:meth:`IndexClient.project`), within the same limit
-        of look-ups at once; not cached (asked only for an exact match of a versioned
-        internal name)."""
-        return await self._limited(lambda: self._client.project(name))
+        of look-ups at once: one request per name at a time (concurrent askers share it),
+        the answer reused for ``details_ttl`` seconds (at most ``max_cached`` of them)."""
+        cached = self._details.get(name)
+        if cached is not None:
+            if cached[0] > self._monotonic():
+                self._details.move_to_end(name)
+                return cached[1]
+            del self._details[name]
+        task = self._details_inflight.get(name)
+        if task is None:
+            task = asyncio.create_task(self._limited(lambda: self._client.project(name)))
+            self._details_inflight[name] = task
+            task.add_done_callback(lambda done: self._details_done(name, done))
+        return await asyncio.shield(task)
+
+    def _details_done(self, name: str, task: asyncio.Task[ProjectInfo]) -> None:
+        self._details_inflight.pop(name, None)
+        if task.cancelled() or task.exception() is not None:
+            return  # failures (a 404 included) are asked again next time
+        self._details[name] = (self._monotonic() + self._details_ttl, task.result())
+        while len(self._details) > self._max_cached:
+            self._details.popitem(last=False)
 
     def _finished(self, name: str, task: asyncio.Task[bool]) -> None:
         self._inflight.pop(name, None)

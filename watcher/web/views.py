@@ -104,8 +104,9 @@ async def status(request: web.Request) -> web.Response:
 async def name_verdict(request: web.Request) -> web.Response:
     """``GET /v1/names/{name}``: the risk verdict for one name."""
     name = request.match_info.get("name", "")
+    details = request.query.get("details", "").lower() in ("1", "true", "yes")
     try:
-        verdict = await request.app[CHECKER].check(name)
+        verdict = await request.app[CHECKER].check(name, details=details)
     except InvalidName as exc:
         return error(400, str(exc))
     except LookupsSaturated as exc:

@@ -3,6 +3,7 @@ name, public look-alikes, whether the index would accept the name (watcher.check
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from watcher.store import Database
 from watcher.store.base import utcnow
 from watcher.store.known import FindingBrief, StoredProject
 from watcher.web import create_app
+from watcher.web.lookups import IndexLookups
 
 __all__ = ["sqlite_db"]
 
@@ -56,7 +58,10 @@ async def api(
         fake_index.add_release(name, "1.0")
     known = PublicNames()
     known.replace(PublicIndex(sorted(PUBLIC)), utcnow())
-    client = IndexClient(http, fake_index.base_url, retries=1, backoff=0.01)
+    # The API's own look-ups (limited, shared, reused), as the service wires them.
+    client = IndexLookups(
+        IndexClient(http, fake_index.base_url, retries=1, backoff=0.01), concurrency=8
+    )
     checker = NameChecker(
         LiveCatalog.of(load_catalog_file(catalog_file)),
         client,
@@ -162,3 +167,25 @@ async def test_an_unknown_name_while_the_index_is_down_says_what_the_store_knows
     assert body["stored_listing"] == {"listed": False, "as_of": known.as_of.isoformat()}  # type: ignore[union-attr]
     async with client.get("/v1/names/payments-core") as resp:  # known: no need to ask
         assert resp.status == 200
+
+
+async def test_details_of_a_project_the_store_does_not_keep_are_asked_once_and_reused(
+    api: tuple[Client, PublicNames], fake_index: FakeIndex
+) -> None:
+    client, _ = api
+    plain = await verdict(client, "requests")
+    assert "public_project" not in plain  # not asked unless wanted
+    assert project_requests(fake_index, "/pypi/requests/") == 0
+
+    async def detailed() -> dict[str, Any]:
+        async with client.get("/v1/names/requests?details=true") as resp:
+            assert resp.status == 200
+            answer: dict[str, Any] = await resp.json()
+            return answer
+
+    answers = await asyncio.gather(*(detailed() for _ in range(5)))
+    answers.append(await detailed())
+    assert project_requests(fake_index, "/pypi/requests/") == 1  # shared, then reused
+    assert {a["public_project"]["latest_version"] for a in answers} == {"1.0"}
+    assert answers[0]["public_project"]["name"] == "requests"
+    assert answers[0]["public_project"]["ours"] is False

@@ -211,7 +211,7 @@ def test_the_documented_values_and_limits_are_the_codes() -> None:
     [filename] = check["parameters"]
     assert filename["schema"]["maxLength"] == web_depcheck.MAX_FILE_NAME
     assert schemas["ProjectName"]["maxLength"] == MAX_NAME_LENGTH
-    [name] = doc["paths"]["/v1/names/{name}"]["get"]["parameters"]
+    [name] = [p for p in doc["paths"]["/v1/names/{name}"]["get"]["parameters"] if p["in"] == "path"]
     assert name["schema"] == schemas["ProjectName"]
     limit = next(
         p for p in doc["paths"]["/v1/findings"]["get"]["parameters"] if p["name"] == "limit"
