@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from watcher.matching.bulk import _DASH, FilterSpec, fold_buffer
+from watcher.matching.bulk import FilterSpec, Words, fold_buffer
 from watcher.matching.bulk_hash import (
     EMPTY,
     I64,
@@ -33,7 +33,7 @@ from watcher.matching.bulk_hash import (
     hash_strings,
     joined,
     pair_hash,
-    tag,
+    string_array,
     verify,
 )
 
@@ -89,8 +89,13 @@ class ComboFilter:
         self._combos = KeySet(hash_strings(targets, [_COMBO] * len(targets)))
         # A combosquat is a target, a separator and another word: longer than any target.
         self._combo_min = min((len(n) for n in targets), default=0) + 2
+        # The candidate strings of the pair checks, as object arrays (see close_pairs).
+        self._strings_array = string_array(self._strings)
+        self._fuzzy_array = string_array(self._fuzzy)
+        self._typo_array = string_array(self._typo_names)
+        self._raw_array = string_array(self._raw)
 
-    def survivors(self, names: Hasher, folded: Hasher) -> tuple[Mask, Mask]:
+    def survivors(self, names: Hasher, folded: Hasher, words: Words) -> tuple[Mask, Mask]:
         """Names the rules of :meth:`ComboRules.match_fuzzy` may match, and names one edit
         from an internal name of ``FilterSpec.typo_names`` (the typo rule)."""
         count = len(names.starts)
@@ -99,10 +104,10 @@ class ComboFilter:
         found = self._combined.find(folded, folded.starts, folded.ends, rows)
         # Folds one edit apart: a fuzzy fold's pair is a hit; a typo name's (its fold one
         # edit away, or the same) is measured again on the names themselves.
-        close = close_pairs(found, folded, self._strings, 1)
+        close = close_pairs(found, folded, self._strings_array, 1)
         hit[self._of_fuzzy(close)[0]] = True
         typo = np.zeros(count, dtype=bool)
-        typo[verify(self._of_typos(close), names, self._typo_names, 1)] = True
+        typo[verify(self._of_typos(close), names, self._typo_array, 1)] = True
         # A version digit at the end (`requests-2`): the fold without it, exactly or one
         # edit away (the fold has no separators: the digit is its last character).
         digit = np.flatnonzero(
@@ -112,11 +117,11 @@ class ComboFilter:
             starts, ends = folded.starts[digit], folded.ends[digit] - 1
             hit[digit] |= self._folds.contains(folded.hash(starts, ends, _FOLD))
             found = self._combined.find(folded, starts, ends, digit)
-            hit[verify(self._of_fuzzy(found), folded, self._fuzzy, 1, trim=1)] = True
+            hit[verify(self._of_fuzzy(found), folded, self._fuzzy_array, 1, trim=1)] = True
         if self._two_edit_min:
-            hit[verify(self._two_edits(names), names, self._raw, 2)] = True
+            hit[verify(self._two_edits(names), names, self._raw_array, 2)] = True
         if len(self._combos):
-            hit |= self._combosquats(names)
+            hit |= self._combosquats(names, words)
         return hit, typo
 
     def _of_fuzzy(self, pairs: tuple[I64, I64]) -> tuple[I64, I64]:
@@ -147,7 +152,8 @@ class ComboFilter:
         # Only names the rule can reach (two letters shorter than the shortest form).
         rows = np.flatnonzero(names.ends - names.starts >= self._two_edit_min - 2)
         starts, ends = names.starts[rows], names.ends[rows]
-        first = tag(names.hash(starts, np.minimum(starts + 2, ends)), _T_TAIL)
+        # Keys at the start of a line: from the lines' cached offsets (Hasher.head).
+        first = names.head(rows, np.minimum(starts + 2, ends), _T_TAIL)
         # A candidate of length size-2 .. size+2 has a third of low, low+1 or low+2; low+2
         # only when size-2 is 2 more than a multiple of 3 (the candidate then size+2 long).
         low = (ends - starts - 2) // 3
@@ -163,9 +169,13 @@ class ComboFilter:
                     low[some],
                 )
             third = low + step
-            head_end = np.minimum(starts + np.maximum(3, third), ends)
-            probes = tag(names.hash(starts, head_end), _T_HEAD)
-            pairs.append(self._thirds.find(probes, rows))
+            # A first third is three characters at least: a short name's later steps would
+            # probe the same three again (and find the same pairs), so only longer ones do.
+            longer = slice(None) if not step else np.flatnonzero(third > 3)
+            head_rows = rows[longer]
+            head_end = np.minimum(starts[longer] + np.maximum(3, third[longer]), ends[longer])
+            probes = names.head(head_rows, head_end, _T_HEAD)
+            pairs.append(self._thirds.find(probes, head_rows))
             tail = names.hash(np.clip(ends - third, starts, ends), ends)
             pairs.append(self._thirds.find(pair_hash(first, tail), rows))
         found, owners = joined(pairs)
@@ -173,30 +183,24 @@ class ComboFilter:
         keep = np.abs(self._raw_sizes[owners] - size) <= 2
         return found[keep], owners[keep]
 
-    def _combosquats(self, names: Hasher) -> NDArray[np.bool_]:
+    def _combosquats(self, names: Hasher, words: Words) -> NDArray[np.bool_]:
         """Names whose first or last one or two words removed leave a combosquat target."""
         hit = np.zeros(len(names.starts), dtype=bool)
-        dashes = np.flatnonzero(names.data == _DASH)
+        dashes, after, before = words.dashes, words.after, words.before
         if not len(dashes):
             return hit
         # Only names long enough to hold a target and another word, with a separator.
-        after = np.searchsorted(dashes, names.starts)  # the first dash at or after the start
-        before = np.searchsorted(dashes, names.ends) - 1  # the last dash before the end
         rows = np.flatnonzero((names.ends - names.starts >= self._combo_min) & (before >= after))
         starts, ends = names.starts[rows], names.ends[rows]
         after, before = after[rows], before[rows]
-        found = np.zeros(len(rows), dtype=bool)
-        count = len(dashes)
+        # Every row has a dash: without its first or last word, it always has a rest. Only
+        # rows with two dashes lose two words: the second pass probes those alone.
         for skip in (0, 1):
-            front = after + skip
-            at = dashes[np.minimum(front, count - 1)]
-            ok = (front < count) & (at < ends)
-            cut = np.where(ok, at + 1, ends)
-            found |= ok & self._combos.contains(names.hash(cut, ends, _COMBO))
-            back = before - skip
-            at = dashes[np.maximum(back, 0)]
-            ok = (back >= 0) & (at >= starts)
-            cut = np.where(ok, at, starts)
-            found |= ok & self._combos.contains(names.hash(starts, cut, _COMBO))
-        hit[rows] = found
+            if skip:
+                two = before > after
+                rows, starts, ends = rows[two], starts[two], ends[two]
+                after, before = after[two], before[two]
+            tail = self._combos.contains(names.hash(dashes[after + skip] + 1, ends, _COMBO))
+            head = self._combos.contains(names.hash(starts, dashes[before - skip], _COMBO))
+            hit[rows] |= tail | head
         return hit

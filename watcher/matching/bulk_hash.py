@@ -10,6 +10,7 @@ and tag. Equal hashes of different strings only let a name through to the exact 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
@@ -21,6 +22,8 @@ T = TypeVar("T", bound=np.generic)
 U64 = NDArray[np.uint64]
 I64 = NDArray[np.int64]
 Mask = NDArray[np.bool_]
+# Candidate strings of a pair search: a list, or an object array (gathered in C).
+Strings = Sequence[bytes] | NDArray[np.object_]
 
 _BASE = 0x100000001B3  # odd, so invertible modulo 2**64
 _BASE_INV = pow(_BASE, -1, 2**64)
@@ -73,18 +76,26 @@ class Hasher:
     def __init__(self, buffer: bytes) -> None:
         data = np.frombuffer(buffer, dtype=np.uint8)
         _POWERS.ensure(len(data))
-        self.sums = np.zeros(len(data) + 1, dtype=np.uint64)
+        self.sums = np.empty(len(data) + 1, dtype=np.uint64)  # all written below
+        self.sums[0] = 0
         with np.errstate(over="ignore"):
             np.multiply(data, _POWERS.up[: len(data)], out=self.sums[1:])
             np.cumsum(self.sums[1:], out=self.sums[1:])
         newlines = np.flatnonzero(data == NEWLINE)
-        self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64)
-        self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64)
+        self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64, copy=False)
+        self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64, copy=False)
         self.data = data
         self.text = buffer
-        # Every line's own offset, used by all keys that start where the line starts.
-        self._base = self.sums[self.starts]
-        self._scale = _POWERS.down[self.starts]
+
+    @cached_property
+    def _base(self) -> U64:
+        """Every line's own offset, used by all keys that start where the line starts
+        (gathered when the first such key is: the folded buffer's keys need none)."""
+        return self.sums[self.starts]
+
+    @cached_property
+    def _scale(self) -> U64:
+        return _POWERS.down[self.starts]
 
     def rows_text(self, rows: I64, trim: int = 0) -> list[bytes]:
         """The lines ``rows`` as bytes, without their last ``trim`` characters."""
@@ -92,12 +103,22 @@ class Hasher:
         text = self.text
         return [text[s:e] for s, e in zip(self.starts[rows].tolist(), ends.tolist(), strict=True)]
 
-    def prefix(self, end: I64) -> U64:
-        """Untagged hash of each line's ``[start:end]``: one gather instead of three."""
+    def prefix(self, end: I64, tag: int = 0) -> U64:
+        """Hash of each line's ``[start:end]``: one gather instead of three."""
         value = self.sums[end]
         value -= self._base
         value *= self._scale
-        return _finish(value, end - self.starts, 0)
+        return _finish(value, end - self.starts, tag)
+
+    def head(self, rows: I64, end: I64, tag: int = 0) -> U64:
+        """:meth:`prefix` of the lines ``rows`` only (``end`` one per row): distinct line
+        indexes in order, so as many as there are lines means every line."""
+        if len(rows) == len(self.starts):
+            return self.prefix(end, tag)
+        value = self.sums[end]
+        value -= self._base[rows]
+        value *= self._scale[rows]
+        return _finish(value, end - self.starts[rows], tag)
 
     def hash(self, start: I64, end: I64, tag: int = 0) -> U64:
         """Hash of ``buffer[start:end]`` per element, mixed with its length and ``tag``."""
@@ -232,6 +253,13 @@ class Owned:
         return np.repeat(rows[hit], count), self.owners[offsets]
 
 
+def string_array(items: Sequence[bytes]) -> NDArray[np.object_]:
+    """``items`` as an object array: a pair search gathers its candidates in C."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def joined(pairs: Sequence[tuple[I64, I64]]) -> tuple[I64, I64]:
     """Lists of (rows, owners) pairs as one."""
     if not pairs:
@@ -242,7 +270,7 @@ def joined(pairs: Sequence[tuple[I64, I64]]) -> tuple[I64, I64]:
 def verify(
     pairs: tuple[I64, I64],
     lines: Hasher,
-    strings: Sequence[bytes],
+    strings: Strings,
     cutoff: int,
     trim: int = 0,
 ) -> I64:
@@ -254,7 +282,7 @@ def verify(
 def close_pairs(
     pairs: tuple[I64, I64],
     lines: Hasher,
-    strings: Sequence[bytes],
+    strings: Strings,
     cutoff: int,
     trim: int = 0,
 ) -> tuple[I64, I64]:
@@ -265,8 +293,18 @@ def close_pairs(
     width = max(1, len(strings))
     unique = distinct(rows * width + owners)
     rows, owners = unique // width, unique % width
-    queries = lines.rows_text(rows, trim)
-    choices = [strings[j] for j in owners.tolist()]
+    # A row has two candidates on average: slice each row's text once (Python work a
+    # row), and repeat it for its pairs with a gather of an object array (C work a pair).
+    first = np.empty(len(rows), dtype=bool)
+    first[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=first[1:])  # rows are sorted: runs of one row
+    texts = np.empty(int(first.sum()), dtype=object)
+    texts[:] = lines.rows_text(rows[first], trim)
+    queries = texts[np.cumsum(first) - 1].tolist()
+    if isinstance(strings, np.ndarray):
+        choices = strings[owners].tolist()
+    else:
+        choices = [strings[j] for j in owners.tolist()]
     distance = process.cpdist(
         queries, choices, scorer=OSA.distance, score_cutoff=cutoff, dtype=np.int32
     )
@@ -301,18 +339,20 @@ class Pieces:
 
     def find(self, lines: Hasher, starts: I64, ends: I64, rows: I64) -> tuple[I64, I64]:
         """(row, candidate) pairs: ``lines[starts:ends]`` sharing a pigeonhole piece with a
-        string of a length one character from its own or closer."""
+        string of a length one character from its own or closer. ``starts`` are the
+        lines' own (``lines.starts[rows]``): the heads use the lines' cached offsets."""
         size = ends - starts
         near = np.flatnonzero((size >= self._window[0]) & (size <= self._window[1]))
         if not len(self.tails) or not len(near):
             return EMPTY, EMPTY
-        starts, ends, rows, size = starts[near], ends[near], rows[near], size[near]
+        if len(near) < len(size):  # most often every line is near: no copies then
+            starts, ends, rows, size = starts[near], ends[near], rows[near], size[near]
         all_rows, all_sizes = rows, size
         half = size // 2
         pairs: list[tuple[I64, I64]] = []
         for step in (0, 1):
             tail_start = np.maximum(ends - (half + step), starts)
-            probes = tag(lines.hash(tail_start, ends), _TAIL)
+            probes = lines.hash(tail_start, ends, _TAIL)
             pairs.append(self.tails.find(probes, rows))
         for step in (-1, 0, 1):
             if step == 1:
@@ -321,7 +361,7 @@ class Pieces:
                 odd = np.flatnonzero(size % 2 == 1)
                 starts, ends, rows, half = starts[odd], ends[odd], rows[odd], half[odd]
             head_end = np.minimum(starts + np.maximum(half + step, 0), ends)
-            probes = tag(lines.hash(starts, head_end), _HEAD)
+            probes = lines.head(rows, head_end, _HEAD)
             pairs.append(self.heads.find(probes, rows))
         found, owners = joined(pairs)
         found_sizes = all_sizes[np.searchsorted(all_rows, found)]
