@@ -1,10 +1,12 @@
 """Keeps the check API's in-memory view of the public names in step with the store.
 
-The first run reads every known name and builds the view in a worker thread (until then
-the API asks the index); each later run reads what the listing gained and lost since the
-previous one (with a margin for transactions that committed late) and applies it; names
-removed and since come back are looked up again. Past
-:data:`~watcher.matching.public_names.REBUILD_AFTER` additions a new base is built.
+The view is built whole (in a worker thread: seconds for a million names; until the first
+build the API asks the index) at start, after every reconcile applied (a listing can add or
+remove any number of names, in one long transaction), and when more names were added since
+than :data:`~watcher.matching.public_names.REBUILD_AFTER`. In between, each run reads what
+the listing gained and lost since the previous one (the change log's and the feeds' short
+transactions, with a margin for those that committed late) and applies it; names removed
+and since come back are looked up again.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from datetime import datetime, timedelta
 
 from watcher.matching.public_index import PublicIndex
 from watcher.matching.public_names import REBUILD_AFTER, PublicNames
-from watcher.store import Database, known
+from watcher.store import Database, known, listing
 from watcher.store.base import utcnow
 
 log = logging.getLogger(__name__)
 
-# Rows are stamped with their transaction's start; a long one (a reconcile) commits later.
-_MARGIN = timedelta(minutes=15)
+# Rows are stamped with their transaction's start, and a transaction commits a little later
+# (a reconcile's long one is covered by the rebuild that follows it).
+_MARGIN = timedelta(minutes=2)
 
 
 class KnownNames:
@@ -36,6 +39,7 @@ class KnownNames:
         self.names = names
         self._clock = clock
         self._last: datetime | None = None
+        self._reconciled: datetime | None = None  # the reconcile the last build followed
         # Stored public projects (those that matched the catalog) and their open findings.
         self._projects: dict[str, known.StoredProject] = {}
 
@@ -48,17 +52,23 @@ class KnownNames:
         now = self._clock()
         async with self._db.transaction() as session:
             self._projects = await known.stored_projects(session)
-        if self._last is None or self.names.pending > REBUILD_AFTER:
-            await self._rebuild(now)
+            state = await listing.get_state(session)
+        reconciled = state.reconciled_at if state is not None else None
+        if self._last is None or reconciled != self._reconciled:
+            await self._rebuild(now, reconciled)
             return
         since = self._last - _MARGIN
         async with self._db.transaction() as session:
             added, removed = await known.changed_since(session, since)
             back = await known.present(session, sorted(self.names.removed - removed))
+        if len(added) + self.names.pending > REBUILD_AFTER:
+            # Building the additions' own index would hold the event loop: build anew.
+            await self._rebuild(now, reconciled)
+            return
         self.names.apply(added | back, removed, now)
         self._last = now
 
-    async def _rebuild(self, now: datetime) -> None:
+    async def _rebuild(self, now: datetime, reconciled: datetime | None) -> None:
         started = asyncio.get_running_loop().time()
         names: set[str] = set()
         async with self._db.transaction() as session:
@@ -68,6 +78,7 @@ class KnownNames:
         base = await asyncio.to_thread(PublicIndex, sorted(names))
         self.names.replace(base, now)
         self._last = now
+        self._reconciled = reconciled
         # What is alive now lives for the process (a million names, the catalog): kept out
         # of the cyclic collector's full scans, which would otherwise pause every request.
         # Reference counting still frees whatever of it is dropped later.

@@ -113,3 +113,17 @@ async def test_stored_projects_come_with_their_first_upload_owners_and_open_find
         ("acme", "prefix", "open", "high")  # the resolved one is not listed
     ]
     assert known.project("requests") is None
+
+
+async def test_a_reconcile_applied_means_a_new_build_not_an_addition(db: Database) -> None:
+    known = KnownNames(db, PublicNames())
+    await known.refresh()  # an empty store: an empty view
+    async with db.transaction() as session:
+        await listing.upsert_rows(session, [row("requests", 1), row("flask", 2)])
+        await listing.save_state(session, serial=2, etag=None, projects=2, now=utcnow())
+    await known.refresh()
+
+    assert known.names.contains("flask") is True
+    assert known.names.pending == 0  # in the base, built anew after the reconcile
+    await known.refresh()  # nothing new since: no build, nothing pending
+    assert known.names.pending == 0
