@@ -89,8 +89,6 @@ async def check_files(
     settings: Settings, paths: list[Path], *, output: str, root: Path | None = None
 ) -> int:
     """Parse and check ``paths``; print the result in ``output`` (text, json, sarif)."""
-    from packaging.utils import canonicalize_name
-
     from watcher import depcheck, depfiles
     from watcher.checks import NameChecker
     from watcher.errors import IndexClientError
@@ -99,12 +97,11 @@ async def check_files(
 
     view = load_view(settings.catalog_path, datetime.now(UTC))
     catalog = view.catalog
-    internal_hosts = depcheck.allowed_hosts(spec.url for spec in catalog.indexes)
-    hosts = internal_hosts | depcheck.allowed_hosts([settings.index_url])
+    hosts = depcheck.hosts_of(catalog, settings.index_url)
     reports = []
     for path in paths:
         try:
-            reports.append(depfiles.load(path, root=root, allowed_hosts=hosts))
+            reports.append(depfiles.load(path, root=root, allowed_hosts=hosts.allowed))
         except depfiles.UnusableInput as exc:
             print(f"watcher: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -118,8 +115,8 @@ async def check_files(
             return EXIT_RISKY
         result = await depcheck.check_files(
             reports,
-            is_internal=lambda name: catalog.is_internal(canonicalize_name(name)),
-            internal_hosts=internal_hosts,
+            catalog=catalog,
+            hosts=hosts,
             verdict_of=checker.check,
         )
     if output == "json":

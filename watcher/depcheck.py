@@ -15,11 +15,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+
+from packaging.utils import canonicalize_name
 
 from watcher import depfiles
+from watcher.catalog.model import Catalog
 from watcher.checks import Verdict, reason_of
 from watcher.depfiles import Dependency, DependencyFile, Problem
+from watcher.depfiles.common import host_of
 from watcher.errors import InvalidName, WatcherError
 from watcher.matching import Risk
 
@@ -130,35 +133,46 @@ def _dependency_json(item: DependencyVerdict) -> dict[str, Any]:
     }
 
 
-def allowed_hosts(urls: Iterable[str | None]) -> frozenset[str]:
-    """The hosts of ``urls`` (the index's, the private indexes'): where direct URLs may go."""
-    hosts = set()
-    for url in urls:
-        if url:
-            try:
-                host = urlsplit(url).hostname
-            except ValueError:
-                continue
-            if host:
-                hosts.add(host.lower())
-    return frozenset(hosts)
+@dataclass(frozen=True)
+class Hosts:
+    """Where a dependency file may fetch from by direct URL: ``internal``, the private
+    indexes' hosts (where internal packages may come from); ``allowed``, those and the
+    public index's."""
+
+    internal: frozenset[str]
+    allowed: frozenset[str]
+
+
+def hosts_of(catalog: Catalog, index_url: str | None) -> Hosts:
+    """The :class:`Hosts` of a catalog's private indexes and the index at ``index_url``."""
+    internal = _hosts(spec.url for spec in catalog.indexes)
+    return Hosts(internal, internal | _hosts([index_url]))
+
+
+def _hosts(urls: Iterable[str | None]) -> frozenset[str]:
+    return frozenset(h for url in urls if url and (h := host_of(url)))
 
 
 async def check_files(
     reports: Sequence[DependencyFile],
     *,
-    is_internal: Callable[[str], bool],
-    internal_hosts: frozenset[str],
+    catalog: Catalog,
+    hosts: Hosts,
     verdict_of: Callable[..., Awaitable[Verdict]],
     concurrency: int = 8,
 ) -> FilesCheck:
-    """Check parsed files: the catalog's problems, then each named dependency's verdict
+    """Check files parsed with ``hosts.allowed``: the catalog's problems (internal packages
+    from outside ``hosts.internal``), then each named dependency's verdict
     (``verdict_of(name, lookalikes=False)``, :meth:`NameChecker.check`; one call per
     distinct name, at most ``concurrency`` at once)."""
+
+    def is_internal(name: str) -> bool:
+        return catalog.is_internal(canonicalize_name(name))
+
     problems = [
         p
         for r in reports
-        for p in depfiles.problems_for_internal(r, is_internal, internal_hosts=internal_hosts)
+        for p in depfiles.problems_for_internal(r, is_internal, internal_hosts=hosts.internal)
     ]
     named = [d for r in reports for d in r.dependencies if d.canonical and not d.constraint]
     names = sorted({d.canonical for d in named})

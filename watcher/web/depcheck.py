@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from aiohttp import web
-from packaging.utils import canonicalize_name
 
 from watcher import __version__, depcheck, depfiles
 from watcher.web.views import CHECKER, error
@@ -84,23 +83,20 @@ async def check_files(request: web.Request) -> web.Response:
         return error(400, "the body is nested too deeply")
     checker = request.app[CHECKER]
     catalog = checker.catalog.current.catalog
-    internal_hosts = depcheck.allowed_hosts(spec.url for spec in catalog.indexes)
-    hosts = internal_hosts | depcheck.allowed_hosts([request.app.get(INDEX_URL)])
+    hosts = depcheck.hosts_of(catalog, request.app.get(INDEX_URL))
     resolver = depfiles.MemoryIncludes(files)
     reports = []
     try:
         for name in entry:
             reports.append(
-                depfiles.parse(name, files[name], includes=resolver, allowed_hosts=hosts)
+                depfiles.parse(name, files[name], includes=resolver, allowed_hosts=hosts.allowed)
             )
-    except depfiles.UnusableInput as exc:
+    except depfiles.UnusableInput as exc:  # deep nesting included (depfiles.parse)
         return error(413 if exc.too_large else 400, str(exc))
-    except RecursionError:  # a TOML or JSON file nested deeper than its parser recurses
-        return error(400, f"{name}: nested too deeply")
     result = await depcheck.check_files(
         reports,
-        is_internal=lambda name: catalog.is_internal(canonicalize_name(name)),
-        internal_hosts=internal_hosts,
+        catalog=catalog,
+        hosts=hosts,
         verdict_of=checker.check,
     )
     answer: dict[str, Any] = result.to_sarif(__version__) if output == "sarif" else result.to_json()
