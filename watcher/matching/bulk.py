@@ -1,4 +1,4 @@
-"""The whole-index pre-filter, vectorized: every key of every name hashed at once with NumPy.
+"""The whole-index pre-filter, vectorized: every key of every name hashed in one C loop.
 
 Matching a million names one by one in Python costs several microseconds a name; reading and
 canonicalizing them costs a fraction of one. This module keeps the scan within a small
@@ -8,11 +8,11 @@ Names arrive as one buffer of canonical names separated by newlines. Every key t
 need is either a substring of a name (the first and last word, the pieces of the edit
 rules) or a substring of a whole-buffer transform (the skeleton: single-character
 look-alikes folded, separators dropped, ``rn``/``vv``/``c1`` folded; one ``bytes.translate``
-and one vectorized pass over the buffer). Each key of every name costs a few vectorized
-operations (:mod:`watcher.matching.bulk_hash`) and a look-up in a small table of the
-catalog's keys. The edit rules (typos among them) are in :mod:`.bulk_combos`: their keys
-name candidates, and each (name, candidate) pair is measured in C before any name reaches
-Python.
+and one vectorized pass over the buffer). Each key of every name costs one pass of a C loop
+that hashes it and tests a bitmap of the catalog's keys (:mod:`watcher.matching.bulk_hash`);
+NumPy computes where the keys start and end, and confirms the few that pass. The edit
+rules (typos among them) are in :mod:`.bulk_combos`: their keys name candidates, and each
+(name, candidate) pair is measured in C before any name reaches Python.
 
 The filter only decides which names reach the exact rules; a hash collision can let a
 name through, never hold a matching one back. Completeness is the contract: a name that
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from watcher.matching import rules
+from watcher.matching import _probe, rules
 from watcher.matching.bulk_hash import (
     I64,
     Hasher,
@@ -36,14 +36,12 @@ from watcher.matching.bulk_hash import (
     Mask,
     hash_strings,
     pair_hash,
-    tag,
 )
 
 if TYPE_CHECKING:
     from watcher.matching.engine import CatalogMatcher
 
-_CHUNK_BYTES = 1 << 18  # a chunk's prefix sums (8 bytes a byte) stay in the L2 cache
-_DASH = ord("-")
+_CHUNK_BYTES = 1 << 20  # a chunk's arrays (tens of thousands of names) stay in the L2 cache
 
 _SKELETON_BYTES = bytes.maketrans(
     bytes(k for k, v in rules.SKELETON_TABLE.items() if v is not None),
@@ -117,17 +115,23 @@ class FilterSpec:
 
 class Words:
     """Where the separators of a buffer's lines are: shared by the word-keyed families
-    (first and last words here, combosquats in :mod:`.bulk_combos`), found once."""
+    (first and last words here, combosquats in :mod:`.bulk_combos`), found once, in C.
+    Each is a position per line, -1 where the line has fewer dashes."""
 
     def __init__(self, names: Hasher) -> None:
-        dash = names.data == _DASH
-        self.dashes: I64 = np.flatnonzero(dash)
-        # The dashes before each position, by a running count: the same indexes as two
-        # binary searches of `dashes` (searchsorted, side left) at a third of their cost.
-        counts = np.zeros(len(dash) + 1, dtype=np.int32)
-        np.cumsum(dash, out=counts[1:])
-        self.after: I64 = counts[names.starts].astype(np.int64)  # first dash at or after
-        self.before: I64 = counts[names.ends].astype(np.int64) - 1  # last dash before
+        count = len(names.starts)
+        self.first, self.second, self.last, self.penultimate = (
+            np.empty(count, dtype=np.int64) for _ in range(4)
+        )
+        _probe.dashes(
+            names.text,
+            names.starts,
+            names.ends,
+            self.first,
+            self.second,
+            self.last,
+            self.penultimate,
+        )
 
 
 # Tags keep the key families apart inside shared tables.
@@ -191,29 +195,30 @@ class BulkFilter:
         skeleton = Hasher(skeleton_text)
         # Most chunks hold some `rn`, `vv` or `cl`: two hashers; same text, one.
         folded = skeleton if skeleton_text == folded_text else Hasher(folded_text)
-        hit |= self._skeletons.contains(skeleton.hash(skeleton.starts, skeleton.ends, _SKELETON))
+        hit |= self._skeletons.contains_ranges(skeleton, skeleton.starts, skeleton.ends, _SKELETON)
         if self._root_skeletons:
             long_enough = (skeleton.ends - skeleton.starts) >= self._root_length
             head_end = np.minimum(skeleton.starts + self._root_length, skeleton.ends)
-            under = long_enough & self._root_heads.contains(skeleton.prefix(head_end, _GLUED))
+            under = long_enough & self._root_heads.contains_ranges(
+                skeleton, skeleton.starts, head_end, _GLUED
+            )
             for index in np.flatnonzero(under & ~hit).tolist():
                 line = skeleton_text[skeleton.starts[index] : skeleton.ends[index]]
                 hit[index] = any(line.startswith(k) for k in self._root_skeletons)
 
         words = Words(names)
-        dashes, after, before = words.dashes, words.after, words.before
-        first_end: I64 = ends
-        last_start: I64 = starts
-        if len(dashes):
-            at = dashes[np.minimum(after, len(dashes) - 1)]
-            first_end = np.where((after < len(dashes)) & (at < ends), at, ends)
-            at = dashes[np.maximum(before, 0)]
-            last_start = np.where((before >= 0) & (at >= starts), at + 1, starts)
-        first = names.prefix(first_end)
-        last = names.hash(last_start, ends)
-        hit |= self._firsts.contains(tag(first, _FIRST))
-        hit |= self._lasts.contains(tag(last, _LAST))
-        hit |= self._pairs.contains(pair_hash(tag(first, _PAIR), tag(last, _PAIR)))
+        dashed = words.first >= 0
+        first_end = np.where(dashed, words.first, ends)
+        last_start = np.where(dashed, words.last + 1, starts)
+        hit |= self._firsts.contains_ranges(names, starts, first_end, _FIRST)
+        hit |= self._lasts.contains_ranges(names, last_start, ends, _LAST)
+        # A reordered name has two words or more: only those are hashed for its pairs.
+        two = np.flatnonzero(first_end < ends)
+        pairs = pair_hash(
+            names.hash(starts[two], first_end[two], _PAIR),
+            names.hash(last_start[two], ends[two], _PAIR),
+        )
+        hit[two] |= self._pairs.contains(pairs)
 
         # Names only the edit rules can match take the short paths (see CatalogMatcher).
         edits, typo = self._combos.survivors(names, folded, words)

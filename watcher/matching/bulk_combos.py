@@ -115,7 +115,7 @@ class ComboFilter:
         )
         if len(digit):
             starts, ends = folded.starts[digit], folded.ends[digit] - 1
-            hit[digit] |= self._folds.contains(folded.hash(starts, ends, _FOLD))
+            hit[digit] |= self._folds.contains_ranges(folded, starts, ends, _FOLD)
             found = self._combined.find(folded, starts, ends, digit)
             hit[verify(self._of_fuzzy(found), folded, self._fuzzy_array, 1, trim=1)] = True
         if self._two_edit_min:
@@ -174,8 +174,8 @@ class ComboFilter:
             longer = slice(None) if not step else np.flatnonzero(third > 3)
             head_rows = rows[longer]
             head_end = np.minimum(starts[longer] + np.maximum(3, third[longer]), ends[longer])
-            probes = names.head(head_rows, head_end, _T_HEAD)
-            pairs.append(self._thirds.find(probes, head_rows))
+            head_start = starts[longer]
+            pairs.append(self._thirds.find_ranges(names, head_start, head_end, _T_HEAD, head_rows))
             tail = names.hash(np.clip(ends - third, starts, ends), ends)
             pairs.append(self._thirds.find(pair_hash(first, tail), rows))
         found, owners = joined(pairs)
@@ -186,21 +186,18 @@ class ComboFilter:
     def _combosquats(self, names: Hasher, words: Words) -> NDArray[np.bool_]:
         """Names whose first or last one or two words removed leave a combosquat target."""
         hit = np.zeros(len(names.starts), dtype=bool)
-        dashes, after, before = words.dashes, words.after, words.before
-        if not len(dashes):
-            return hit
         # Only names long enough to hold a target and another word, with a separator.
-        rows = np.flatnonzero((names.ends - names.starts >= self._combo_min) & (before >= after))
+        rows = np.flatnonzero((names.ends - names.starts >= self._combo_min) & (words.first >= 0))
         starts, ends = names.starts[rows], names.ends[rows]
-        after, before = after[rows], before[rows]
-        # Every row has a dash: without its first or last word, it always has a rest. Only
-        # rows with two dashes lose two words: the second pass probes those alone.
-        for skip in (0, 1):
-            if skip:
-                two = before > after
-                rows, starts, ends = rows[two], starts[two], ends[two]
-                after, before = after[two], before[two]
-            tail = self._combos.contains(names.hash(dashes[after + skip] + 1, ends, _COMBO))
-            head = self._combos.contains(names.hash(starts, dashes[before - skip], _COMBO))
-            hit[rows] |= tail | head
+        first, last = words.first[rows], words.last[rows]
+        tail = self._combos.contains_ranges(names, first + 1, ends, _COMBO)
+        head = self._combos.contains_ranges(names, starts, last, _COMBO)
+        hit[rows] = tail | head
+        # Only rows with two dashes lose two words: the second pass probes those alone.
+        two = np.flatnonzero(words.second[rows] >= 0)
+        rows, starts, ends = rows[two], starts[two], ends[two]
+        second, penultimate = words.second[rows], words.penultimate[rows]
+        tail = self._combos.contains_ranges(names, second + 1, ends, _COMBO)
+        head = self._combos.contains_ranges(names, starts, penultimate, _COMBO)
+        hit[rows] |= tail | head
         return hit

@@ -1,22 +1,24 @@
-"""Vectorized substring hashing and key tables for the bulk filter (:mod:`.bulk`).
+"""Substring hashing and key tables for the bulk filter (:mod:`.bulk`).
 
-A polynomial hash of any substring of a buffer is ``(S[j] - S[i]) * B**-i`` from one prefix
-sum ``S`` (arithmetic modulo 2**64, where an odd base is invertible), mixed with its length
-and a tag (the key family). The catalog hashes its keys with :func:`hash_strings`, the scan
-hashes every name's keys with :class:`Hasher`: both give the same value for the same bytes
-and tag. Equal hashes of different strings only let a name through to the exact checks.
+The hash of any substring of a buffer (mixed with its length and a tag, the key family)
+comes from the C module ``_probe``: eight bytes at a time, each word multiplied by its own
+constant, no per-buffer tables. The catalog hashes its keys with :func:`hash_strings`, the
+scan hashes every name's keys with :class:`Hasher` or probes a :class:`KeySet` directly
+(hash and bitmap test in one C loop): both give the same value for the same bytes and tag.
+Equal hashes of different strings only let a name through to the exact checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
+
+from watcher.matching import _probe
 
 T = TypeVar("T", bound=np.generic)
 U64 = NDArray[np.uint64]
@@ -25,77 +27,25 @@ Mask = NDArray[np.bool_]
 # Candidate strings of a pair search: a list, or an object array (gathered in C).
 Strings = Sequence[bytes] | NDArray[np.object_]
 
-_BASE = 0x100000001B3  # odd, so invertible modulo 2**64
-_BASE_INV = pow(_BASE, -1, 2**64)
-LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+# Must equal TAG_MIX in _probe.c: a tag added here (``tag``, ``hash_strings``) is the one
+# the C hash adds.
 TAG_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
-# The key tables index a bitmap by a hash's top bits, and the polynomial sum of a short
-# string has almost none set: multiplying by an odd constant carries every bit into them
-# (without it, three keys in five the bitmap lets through are not keys).
-SPREAD = np.uint64(0xFF51AFD7ED558CCD)
-NEWLINE = ord("\n")
-# Powers are built in blocks of this many (one small cumprod and one outer product):
-# a cumulative product over millions of uint64 costs a scan a tenth of a second.
-_BLOCK = 1024
-
-
-def _powers(base: int, count: int) -> U64:
-    """``base**k`` modulo 2**64 for k < count (the same values as a running product)."""
-    with np.errstate(over="ignore"):
-        step = np.full(_BLOCK, base, dtype=np.uint64)
-        step[0] = 1
-        inner = np.cumprod(step, dtype=np.uint64)
-        blocks = -(-count // _BLOCK)
-        outer = np.full(blocks, pow(base, _BLOCK, 2**64), dtype=np.uint64)
-        outer[0] = 1
-        outer = np.cumprod(outer, dtype=np.uint64)
-        return np.multiply.outer(outer, inner).ravel()[:count]
-
-
-class _Powers:
-    """B**k and B**-k modulo 2**64, grown on demand."""
-
-    def __init__(self) -> None:
-        self.up: U64 = np.ones(1, dtype=np.uint64)
-        self.down: U64 = np.ones(1, dtype=np.uint64)
-
-    def ensure(self, size: int) -> None:
-        if len(self.up) > size:
-            return
-        count = max(size + 1, 2 * len(self.up))
-        self.up = _powers(_BASE, count)
-        self.down = _powers(_BASE_INV, count)
-
-
-_POWERS = _Powers()
 
 
 class Hasher:
-    """Substring hashes of one buffer of lines."""
+    """Substring hashes of one buffer of lines (hashed in C, :mod:`._probe`)."""
 
     def __init__(self, buffer: bytes) -> None:
-        data = np.frombuffer(buffer, dtype=np.uint8)
-        _POWERS.ensure(len(data))
-        self.sums = np.empty(len(data) + 1, dtype=np.uint64)  # all written below
-        self.sums[0] = 0
-        with np.errstate(over="ignore"):
-            np.multiply(data, _POWERS.up[: len(data)], out=self.sums[1:])
-            np.cumsum(self.sums[1:], out=self.sums[1:])
-        newlines = np.flatnonzero(data == NEWLINE)
-        self.starts: I64 = np.concatenate(([0], newlines + 1)).astype(np.int64, copy=False)
-        self.ends: I64 = np.concatenate((newlines, [len(data)])).astype(np.int64, copy=False)
-        self.data = data
+        # Room for the most lines the buffer can hold (all empty); the pages past the last
+        # line are never touched, so never really allocated.
+        ends = np.empty(len(buffer) + 1, dtype=np.int64)
+        ends = ends[: _probe.line_ends(buffer, ends)]
+        self.starts: I64 = np.empty_like(ends)
+        self.starts[0] = 0
+        np.add(ends[:-1], 1, out=self.starts[1:])
+        self.ends: I64 = ends
+        self.data = np.frombuffer(buffer, dtype=np.uint8)
         self.text = buffer
-
-    @cached_property
-    def _base(self) -> U64:
-        """Every line's own offset, used by all keys that start where the line starts
-        (gathered when the first such key is: the folded buffer's keys need none)."""
-        return self.sums[self.starts]
-
-    @cached_property
-    def _scale(self) -> U64:
-        return _POWERS.down[self.starts]
 
     def rows_text(self, rows: I64, trim: int = 0) -> list[bytes]:
         """The lines ``rows`` as bytes, without their last ``trim`` characters."""
@@ -104,41 +54,23 @@ class Hasher:
         return [text[s:e] for s, e in zip(self.starts[rows].tolist(), ends.tolist(), strict=True)]
 
     def prefix(self, end: I64, tag: int = 0) -> U64:
-        """Hash of each line's ``[start:end]``: one gather instead of three."""
-        value = self.sums[end]
-        value -= self._base
-        value *= self._scale
-        return _finish(value, end - self.starts, tag)
+        """Hash of each line's ``[start:end]``."""
+        return self.hash(self.starts, end, tag)
 
     def head(self, rows: I64, end: I64, tag: int = 0) -> U64:
-        """:meth:`prefix` of the lines ``rows`` only (``end`` one per row): distinct line
-        indexes in order, so as many as there are lines means every line."""
-        if len(rows) == len(self.starts):
-            return self.prefix(end, tag)
-        value = self.sums[end]
-        value -= self._base[rows]
-        value *= self._scale[rows]
-        return _finish(value, end - self.starts[rows], tag)
+        """:meth:`prefix` of the lines ``rows`` only (``end`` one per row)."""
+        starts = self.starts if len(rows) == len(self.starts) else self.starts[rows]
+        return self.hash(starts, end, tag)
 
     def hash(self, start: I64, end: I64, tag: int = 0) -> U64:
         """Hash of ``buffer[start:end]`` per element, mixed with its length and ``tag``."""
-        value = self.sums[end]
-        value -= self.sums[start]
-        value *= _POWERS.down[start]
-        return _finish(value, end - start, tag)
+        out = np.empty(len(start), dtype=np.uint64)
+        _probe.hash_ranges(self.text, _int64(start), _int64(end), tag, out)
+        return out
 
 
-def _finish(value: U64, length: I64, tag: int) -> U64:
-    """``value`` mixed with ``length`` (both overwritten: arrays of the caller's own) and
-    tagged."""
-    with np.errstate(over="ignore"):
-        mixed = length.view(np.uint64)  # lengths are not negative: the same bits
-        mixed *= LENGTH_MIX
-        value += mixed
-        value *= SPREAD
-        if tag:
-            value += np.uint64(tag) * TAG_MIX
-    return value
+def _int64(values: I64) -> I64:
+    return np.ascontiguousarray(values, dtype=np.int64)
 
 
 def distinct(values: NDArray[T]) -> NDArray[T]:
@@ -192,6 +124,8 @@ class KeySet:
         self._shift = np.uint64(64 - bits)
         self.bitmap = np.zeros(1 << bits, dtype=bool)
         self.bitmap[(self.keys >> self._shift).view(np.int64)] = True
+        # The same bits, eight to a byte, for the probes in C: an eighth of the cache.
+        self.packed = np.packbits(self.bitmap, bitorder="little")
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -201,6 +135,18 @@ class KeySet:
         # As int64 (the same bits, all small): indexing with uint64 would copy them first.
         return np.flatnonzero(self.bitmap[(values >> self._shift).view(np.int64)])
 
+    def maybe_ranges(self, lines: Hasher, start: I64, end: I64, tag: int) -> tuple[I64, U64]:
+        """Indexes of the ranges ``lines[start:end]`` (tagged ``tag``) whose hash the bitmap
+        does not rule out, and those hashes: hashed and tested in C, with no array of every
+        range's hash (the few that pass are hashed again)."""
+        if not len(self.keys) or not len(start):
+            return EMPTY, np.zeros(0, dtype=np.uint64)
+        start, end = _int64(start), _int64(end)
+        out = np.empty(len(start), dtype=np.int64)
+        count = _probe.probe(lines.text, start, end, tag, self.packed, int(self._shift), out)
+        index = out[:count]
+        return index, lines.hash(start[index], end[index], tag)
+
     def contains(self, values: U64) -> Mask:
         """Which of ``values`` are keys."""
         out = np.zeros(len(values), dtype=bool)
@@ -208,11 +154,25 @@ class KeySet:
             return out
         maybe = self.maybe(values)
         if len(maybe):
-            wanted = values[maybe]
-            index = np.searchsorted(self.keys, wanted)
-            np.minimum(index, len(self.keys) - 1, out=index)
-            out[maybe] = self.keys[index] == wanted
+            out[maybe] = self._confirm(values[maybe])
         return out
+
+    def contains_ranges(self, lines: Hasher, start: I64, end: I64, tag: int) -> Mask:
+        """Which of the ranges ``lines[start:end]``, tagged ``tag``, are keys."""
+        out = np.zeros(len(start), dtype=bool)
+        maybe, values = self.maybe_ranges(lines, start, end, tag)
+        if len(maybe):
+            out[maybe] = self._confirm(values)
+        return out
+
+    def index(self, wanted: U64) -> tuple[I64, Mask]:
+        """The position of each of ``wanted`` among the keys, and whether it is there."""
+        index = np.searchsorted(self.keys, wanted)
+        np.minimum(index, len(self.keys) - 1, out=index)
+        return index, self.keys[index] == wanted
+
+    def _confirm(self, wanted: U64) -> Mask:
+        return self.index(wanted)[1]
 
 
 EMPTY: I64 = np.zeros(0, dtype=np.int64)
@@ -233,24 +193,30 @@ class Owned:
     def __len__(self) -> int:
         return len(self.owners)
 
-    def find(self, probes: U64, rows: I64, usable: Mask | None = None) -> tuple[I64, I64]:
-        """(row, owner) for every (usable) probe equal to a key, once per owner."""
+    def find(self, probes: U64, rows: I64) -> tuple[I64, I64]:
+        """(row, owner) for every probe equal to a key, once per owner."""
         hit = self.keys.maybe(probes)
-        if usable is not None and len(hit):
-            hit = hit[usable[hit]]
-        if not len(hit):
+        return self._owners(rows[hit], probes[hit])
+
+    def find_ranges(
+        self, lines: Hasher, start: I64, end: I64, tag: int, rows: I64
+    ) -> tuple[I64, I64]:
+        """:meth:`find` of the hashes of ``lines[start:end]`` tagged ``tag`` (in C)."""
+        hit, wanted = self.keys.maybe_ranges(lines, start, end, tag)
+        return self._owners(rows[hit], wanted)
+
+    def _owners(self, rows: I64, wanted: U64) -> tuple[I64, I64]:
+        if not len(rows):
             return EMPTY, EMPTY
-        wanted = probes[hit]
-        index = np.searchsorted(self.keys.keys, wanted)
-        np.minimum(index, len(self.keys.keys) - 1, out=index)
-        count = np.where(self.keys.keys[index] == wanted, self._count[index], 0)
+        index, found = self.keys.index(wanted)
+        count = np.where(found, self._count[index], 0)
         total = int(count.sum())
         if not total:
             return EMPTY, EMPTY
         run_start = np.repeat(np.cumsum(count) - count, count)
         offsets = np.arange(total, dtype=np.int64) - run_start
         offsets += np.repeat(self._first[index], count)
-        return np.repeat(rows[hit], count), self.owners[offsets]
+        return np.repeat(rows, count), self.owners[offsets]
 
 
 def string_array(items: Sequence[bytes]) -> NDArray[np.object_]:
@@ -352,8 +318,7 @@ class Pieces:
         pairs: list[tuple[I64, I64]] = []
         for step in (0, 1):
             tail_start = np.maximum(ends - (half + step), starts)
-            probes = lines.hash(tail_start, ends, _TAIL)
-            pairs.append(self.tails.find(probes, rows))
+            pairs.append(self.tails.find_ranges(lines, tail_start, ends, _TAIL, rows))
         for step in (-1, 0, 1):
             if step == 1:
                 # The head one longer than half only serves odd lengths (a string one
@@ -361,8 +326,8 @@ class Pieces:
                 odd = np.flatnonzero(size % 2 == 1)
                 starts, ends, rows, half = starts[odd], ends[odd], rows[odd], half[odd]
             head_end = np.minimum(starts + np.maximum(half + step, 0), ends)
-            probes = lines.head(rows, head_end, _HEAD)
-            pairs.append(self.heads.find(probes, rows))
+            head_start = lines.starts if len(rows) == len(lines.starts) else lines.starts[rows]
+            pairs.append(self.heads.find_ranges(lines, head_start, head_end, _HEAD, rows))
         found, owners = joined(pairs)
         found_sizes = all_sizes[np.searchsorted(all_rows, found)]
         keep = np.abs(self.sizes[owners] - found_sizes) <= 1
