@@ -66,8 +66,8 @@ def test_the_probe_admits_what_the_bitmap_admits(lines: list[bytes], keys: list[
     starts = np.array([s for s, _ in ranges], dtype=np.int64)
     ends = np.array([e for _, e in ranges], dtype=np.int64)
     index, values = table.maybe_ranges(lines_hasher, starts, ends, 5)
-    expected = table.maybe(lines_hasher.hash(starts, ends, 5)) if len(keys) else []
-    assert index.tolist() == list(expected)
+    expected: list[int] = table.maybe(lines_hasher.hash(starts, ends, 5)).tolist() if keys else []
+    assert index.tolist() == expected
     assert values.tolist() == lines_hasher.hash(starts[index], ends[index], 5).tolist()
     found = table.contains_ranges(lines_hasher, starts, ends, 5)
     wanted = set(keys)
