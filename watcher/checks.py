@@ -16,7 +16,6 @@ from watcher.catalog.model import Catalog
 from watcher.errors import ProjectNotFound
 from watcher.matching import Match, MatchKind, Risk, assess_risk
 from watcher.matching.live import LiveCatalog
-from watcher.matching.public_names import PublicNames
 from watcher.matching.risk import Assessment, assess_matches, strongest
 from watcher.names import canonical
 from watcher.pypi import ProjectInfo
@@ -31,6 +30,23 @@ class StoredDetails(Protocol):
 
     def project(self, name: str) -> StoredProject | None:
         """The stored project ``name`` with its open findings, if the store has it."""
+
+
+class KnownPublicNames(Protocol):
+    """The public names the store knows: the service's
+    :class:`~watcher.matching.public_names.PublicNames` (an index, kept in step), or a
+    one-shot command's :class:`~watcher.matching.public_names.ListedNames` (one read)."""
+
+    @property
+    def as_of(self) -> datetime | None:
+        """When the store was read for these answers (None: not built yet)."""
+
+    def contains(self, name: str) -> bool | None:
+        """Whether canonical ``name`` is known to be on the index (None: not built yet)."""
+
+    def similar(self, name: NormalizedName) -> list[Match] | None:
+        """Known public names that look like ``name``, without ``name`` itself (None: not
+        built yet)."""
 
 
 class IndexLookup(Protocol):
@@ -174,7 +190,7 @@ class NameChecker:
         client: IndexLookup,
         *,
         confirm_index: bool = False,
-        known: PublicNames | None = None,
+        known: KnownPublicNames | None = None,
         details: StoredDetails | None = None,
     ) -> None:
         self._catalog = catalog

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from watcher.checks import Verdict
     from watcher.config import Settings
     from watcher.depcheck import FilesCheck
+    from watcher.matching.public_names import ListedNames
+    from watcher.store.known import StoredProject
 
 EXIT_CLEAN, EXIT_RISKY, EXIT_USAGE = 0, 1, 2
 
@@ -56,33 +59,166 @@ async def _check_name(settings: Settings, name: str, *, as_json: bool) -> int:
     from watcher.pypi import open_index_client
 
     catalog = LiveCatalog(load_view(settings.catalog_path, datetime.now(UTC)))
+    stored = await read_store(settings)
     async with open_index_client(settings.index) as client:
-        checker = NameChecker(catalog, client, confirm_index=True)
+        # What the service's API would answer from the same database: existence from the
+        # stored listing (else asked), its look-alikes, the stored project and its findings.
+        checker = NameChecker(
+            catalog,
+            client,
+            confirm_index=True,
+            known=stored.names if stored is not None else None,
+            details=stored,
+        )
         try:
             verdict = await checker.check(name)
         except IndexClientError as exc:
             print(f"watcher: cannot ask the index: {exc}", file=sys.stderr)
             return EXIT_RISKY
-    print(json.dumps(verdict.to_json(), indent=2) if as_json else _human(verdict))
+    if as_json:
+        print(json.dumps(verdict.to_json(), indent=2))
+    else:
+        print(_human(verdict, stored, datetime.now(UTC)))
     return 0
 
 
-def _human(verdict: Verdict) -> str:
+@dataclass(frozen=True)
+class Stored:
+    """What the service's database holds for a name's verdict (read by :func:`read_store`)."""
+
+    projects: dict[str, StoredProject]
+    # Every public name known, read at ``names.as_of``; None: no listing applied yet.
+    names: ListedNames | None
+    reconciled_at: datetime | None
+    # The change log keeps the listing current between reconciles: its last update.
+    journal_at: datetime | None = None
+
+    def project(self, name: str) -> StoredProject | None:
+        """The stored public project ``name`` and its open findings, if the store has it."""
+        return self.projects.get(name)
+
+
+async def read_store(settings: Settings) -> Stored | None:
+    """Read what the service's database knows of the public index (None: no database yet).
+
+    The names are read only once a listing was applied: before that, what the store holds
+    is what the feeds saw, and a name it lacks could not be called free or unlike any.
+    """
+    from watcher.cli_findings import database_session
+    from watcher.matching.public_names import ListedNames
+    from watcher.store import journal, known, listing
+    from watcher.store.paths import sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        return None  # a new install: the service never ran here (and reading creates none)
+    as_of = datetime.now(UTC)  # as the service's view: the time the store was read
+    names: ListedNames | None = None
+    async with database_session(settings) as session:
+        projects = await known.stored_projects(session)
+        state = await listing.get_state(session)
+        reconciled = state.reconciled_at if state is not None else None
+        cursor = await journal.get_cursor(session)
+        if reconciled is not None:
+            # One buffer, no set or index: a single name is scanned for (under a second a
+            # million names; an index would take several to build).
+            names = ListedNames(await known.known_names_text(session), as_of)
+    return Stored(projects, names, reconciled, cursor.updated_at if cursor else None)
+
+
+def _human(verdict: Verdict, stored: Stored | None, now: datetime) -> str:
+    from watcher.checks import LOOKALIKES_SHOWN, reason_of, remediation_of
+    from watcher.text import printable
+
     lines = [
         f"{verdict.name}: risk {str(verdict.risk).upper()}",
         f"  internal name:         {'yes' if verdict.internal else 'no'}",
         f"  allowlisted:           {'yes' if verdict.allowed else 'no'}",
-        f"  public project exists: {'yes' if verdict.public_exists else 'no'}",
+        f"  public project exists: {'yes' if verdict.public_exists else 'no'}"
+        f" ({_basis(verdict, stored, now)})",
     ]
     if verdict.matches:
         lines.append("  matches:")
-        lines += [f"    {m.kind:<8} {m.internal_name:<30} {m.detail}" for m in verdict.matches]
+        lines += [
+            f"    {m.kind:<8} {m.internal_name:<30} {printable(m.detail)}" for m in verdict.matches
+        ]
     else:
         lines.append("  matches: none")
-    if verdict.assessment is not None:
-        # The reason quotes versions from the index, already clipped and escaped.
-        lines.append(f"  why: {verdict.assessment.reason}")
+    lookalikes = verdict.lookalikes
+    if lookalikes is None:
+        why = "no database here" if stored is None else "no listing of the index stored yet"
+        lines.append(f"  public look-alikes: unknown ({why})")
+    elif not lookalikes:
+        lines.append("  public look-alikes: none")
+    else:
+        lines.append(f"  public look-alikes: {len(lookalikes)}")
+        lines += [
+            f"    {m.kind:<10} {m.public_name:<30} {printable(m.detail)} (score {m.score:.2f})"
+            for m in lookalikes[:LOOKALIKES_SHOWN]
+        ]
+        if len(lookalikes) > LOOKALIKES_SHOWN:
+            lines.append(f"    ... and {len(lookalikes) - LOOKALIKES_SHOWN} more (--json lists)")
+    lines += _stored_lines(verdict)
+    acceptance = verdict.acceptance
+    if acceptance is not None and not acceptance.accepted and not verdict.public_exists:
+        # A free name the index would still refuse (a name taken says so above already).
+        lines.append(f"  index would refuse it: {printable(acceptance.reason)}")
+    # The risk model's reason when there is one (it quotes versions from the index).
+    lines.append(f"  verdict: {printable(reason_of(verdict), 500)}")
+    lines.append(f"  what to do: {remediation_of(verdict)}")
     return "\n".join(lines)
+
+
+def _basis(verdict: Verdict, stored: Stored | None, now: datetime) -> str:
+    """Where "exists" comes from, and how old that is."""
+    if verdict.basis != "store" or stored is None or stored.reconciled_at is None:
+        return "asked the index just now"
+    basis = f"stored listing, reconciled {_age(stored.reconciled_at, now)}"
+    if stored.journal_at is not None:
+        basis += f"; change log applied {_age(stored.journal_at, now)}"
+    return basis
+
+
+def _stored_lines(verdict: Verdict) -> list[str]:
+    """What the store keeps of the public project: package-supplied, so shown escaped."""
+    from watcher.text import printable
+
+    project = verdict.stored
+    if project is None:
+        return []
+    first = project.first_release.date().isoformat() if project.first_release else "unknown"
+    lines = [
+        f"  stored public project: {printable(project.name)}{' (ours)' if project.ours else ''}",
+        f"    latest version:      {printable(project.latest_version or 'unknown')}",
+        f"    first upload:        {first}",
+        f"    owners:              {printable(', '.join(project.owners) or 'unknown')}",
+    ]
+    if project.findings:
+        lines.append("  open findings:")
+        lines += [
+            f"    #{f.id:<6} {f.status:<12} {f.risk or 'unknown':<8} {f.kind:<10} "
+            f"{printable(f.internal_name)}"
+            for f in project.findings
+        ]
+    else:
+        lines.append("  open findings: none")
+    return lines
+
+
+def _age(then: datetime, now: datetime) -> str:
+    """``then`` as an age ("3 h ago"), with the time itself (UTC)."""
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)  # stored times are UTC
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        ago = "just now"
+    elif seconds < 3600:
+        ago = f"{seconds // 60} min ago"
+    elif seconds < 2 * 86400:
+        ago = f"{seconds // 3600} h ago"
+    else:
+        ago = f"{seconds // 86400} days ago"
+    return f"{ago}, {then.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
 
 
 async def check_files(

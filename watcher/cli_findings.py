@@ -65,7 +65,7 @@ def add_parser(
 
 
 @asynccontextmanager
-async def _session(settings: Settings, *, write: bool = False) -> AsyncIterator[Session]:
+async def database_session(settings: Settings, *, write: bool = False) -> AsyncIterator[Session]:
     """A transaction on the service's database (``write``: one that holds the write lock
     from its start, as a change must while the service runs); never creates or migrates one."""
     from watcher.store import Database, DatabaseError
@@ -135,7 +135,7 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
     filters = _filter(args)
     shown: list[dict[str, Any]] = []
     cursor: str | None = None
-    async with _session(settings) as session:
+    async with database_session(settings) as session:
         # Every page, in one transaction: the list is what the database held at one time.
         while True:
             page = await list_findings(session, filters, limit=_PAGE, cursor=cursor)
@@ -168,7 +168,7 @@ async def _show(settings: Settings, args: argparse.Namespace) -> int:
     from watcher.text import printable
     from watcher.web.findings import detail_json
 
-    async with _session(settings) as session:
+    async with database_session(settings) as session:
         document = detail_json(await finding_detail(session, args.id))
     if args.json:
         print(json.dumps(document, indent=2))
@@ -221,7 +221,7 @@ async def _change(settings: Settings, args: argparse.Namespace) -> int:
     if not reason or len(reason) > 2000 or not reason.isprintable():
         raise ConfigError("--reason: say why (printable, at most 2000 characters)")
     action = findings.Action(CHANGES[args.findings_command])
-    async with _session(settings, write=True) as session:
+    async with database_session(settings, write=True) as session:
         row = await findings.transition(
             session,
             args.id,

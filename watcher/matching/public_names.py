@@ -6,6 +6,9 @@ worker thread: a million names take seconds) plus what changed since: names adde
 build in a second, small index (rebuilt at each change, cheap while it is small), names
 removed since in a set. When the additions grow past :data:`REBUILD_AFTER` the owner builds
 a new base. Readers see one consistent state: each change replaces the state object whole.
+
+A one-shot command (``watcher check NAME``) asks one name once: :class:`ListedNames` answers
+it from the names as one buffer, without building an index.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from datetime import datetime
 from packaging.utils import NormalizedName
 
 from watcher.matching.model import Match
-from watcher.matching.public_index import PublicIndex
+from watcher.matching.public_index import PublicIndex, similar_in
 
 REBUILD_AFTER = 50_000  # additions kept beside the base before a new base is built
 CACHED = 4096  # look-alike answers kept until the view changes (CI asks the same names)
@@ -130,3 +133,29 @@ class PublicNames:
         if len(self._cache) > CACHED:
             self._cache.popitem(last=False)
         return list(found)
+
+
+@dataclass(frozen=True)
+class ListedNames:
+    """Every public name the store knows, read once at ``as_of``: ``text`` holds them
+    canonical, one per line (duplicates allowed). Answers as :class:`PublicNames` does, for
+    one or a few names (each look-alike query scans the whole buffer)."""
+
+    text: bytes
+    as_of: datetime
+
+    def contains(self, name: str) -> bool:
+        """Whether canonical ``name`` is one of the names."""
+        line = name.encode()
+        text = self.text
+        return (
+            text == line
+            or text.startswith(line + b"\n")
+            or text.endswith(b"\n" + line)
+            or b"\n" + line + b"\n" in text
+        )
+
+    def similar(self, name: NormalizedName) -> list[Match]:
+        """Names that look like ``name``, without ``name`` itself: the answer
+        :meth:`PublicNames.similar` gives from an index of the same names."""
+        return similar_in(name, self.text)

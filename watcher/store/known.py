@@ -39,6 +39,25 @@ async def known_names(session: AsyncSession) -> AsyncIterator[list[str]]:
         yield [str(r[0]) for r in batch]
 
 
+async def known_names_text(session: AsyncSession) -> bytes:
+    """What :func:`known_names` yields, as one buffer of names one per line (duplicates
+    possible), for a one-shot scan: the database joins them, so a million names cost one
+    value instead of a million rows through the driver (0.3 s instead of 5 on SQLite)."""
+    parts: list[str] = []
+    for query in (
+        select(func.aggregate_strings(IndexProject.normalized_name, "\n")).where(
+            IndexProject.removed_at.is_(None)
+        ),
+        select(func.aggregate_strings(PublicProject.normalized_name, "\n")).where(
+            _public_not_removed()
+        ),
+    ):
+        joined = await session.scalar(query)
+        if joined:
+            parts.append(str(joined))
+    return "\n".join(parts).encode()
+
+
 async def changed_since(session: AsyncSession, since: datetime) -> tuple[set[str], set[str]]:
     """Names that appeared (or were seen) at or after ``since``, and names removed since."""
     added = set(

@@ -69,15 +69,18 @@ async def test_squatted_internal_name_is_critical(
     assert lines[0] == "payments-core: risk CRITICAL"
     assert lines[1].split() == ["internal", "name:", "yes"]
     assert lines[2].split() == ["allowlisted:", "no"]
-    assert lines[3].split() == ["public", "project", "exists:", "yes"]
+    # No database here: asked the index, and the look-alikes are unknown, not "none".
+    assert lines[3] == "  public project exists: yes (asked the index just now)"
     assert lines[4].strip() == "matches:"
     assert lines[5].split()[:2] == ["exact", "payments-core"]
     assert "'Payments_Core'" in lines[5]
+    assert lines[6] == "  public look-alikes: unknown (no database here)"
     assert (
-        lines[6]
-        == "  why: our versions are unknown: no private index lists this name with a version"
+        lines[7]
+        == "  verdict: our versions are unknown: no private index lists this name with a version"
     )
-    assert len(lines) == 7
+    assert lines[8].startswith("  what to do: Someone else holds our internal name publicly")
+    assert len(lines) == 9
 
 
 async def test_squatted_internal_name_as_json(
@@ -162,8 +165,9 @@ async def test_free_unrelated_name(
     lines = captured.out.splitlines()
     assert lines[0] == "some-free-name: risk NONE"
     assert lines[1].split() == ["internal", "name:", "no"]
-    assert lines[3].split() == ["public", "project", "exists:", "no"]
+    assert lines[3].split()[:4] == ["public", "project", "exists:", "no"]
     assert lines[4].strip() == "matches: none"
+    assert lines[5] == "  public look-alikes: unknown (no database here)"
     assert [r.path for r in fake_index.requests] == [
         "/simple/",
         "/rss/updates.xml",
