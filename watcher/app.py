@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 from watcher.alerts import Dispatcher
 from watcher.alerts.planner import Routing
@@ -18,8 +19,10 @@ from watcher.config import Settings
 from watcher.errors import IndexUnavailable
 from watcher.health import SourceHealth
 from watcher.jobs import Jobs
+from watcher.leader import Leadership
 from watcher.matching.live import CatalogView, LiveCatalog, load_view
 from watcher.matching.public_names import PublicNames
+from watcher.metrics import Metrics
 from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import open_index_client
@@ -36,6 +39,10 @@ from watcher.web.server import bound_port, start_api
 from watcher.web.slack_actions import SlackActions
 
 log = logging.getLogger(__name__)
+
+# Beyond the time a leader that lost its lock keeps working (two heartbeats and a check's
+# timeout, see watcher.leader), with a margin.
+IN_FLIGHT_LEASE = timedelta(seconds=15)
 
 
 async def open_database(settings: Settings) -> Database:
@@ -77,12 +84,19 @@ class Service:
         self.started = asyncio.Event()
         self.port: int | None = None
         self.jobs: Jobs | None = None
+        self.metrics = Metrics(settings.schedule)  # GET /metrics: this service's own registry
+        self.leadership: Leadership | None = None
 
     def reload_catalog(self) -> None:
         """Look at the catalog file and read the private indexes now (SIGHUP)."""
         if self.jobs is not None:
             self.jobs.catalog.read_indexes_now()
             self.jobs.run_now("catalog", "catalog reload requested")
+
+    def _leadership_changed(self, leading: bool) -> None:
+        self.metrics.set_leader(leading)
+        if self.jobs is not None:
+            self.jobs.set_leading(leading)
 
     def sources(self) -> Mapping[str, SourceHealth]:
         """How each source's latest runs went (empty before the jobs exist)."""
@@ -121,8 +135,8 @@ class Service:
                     " alerts are kept in the outbox and logged"
                 )
 
-            webhook = await _open_webhook(settings, db, stack)
-            pipeline = Pipeline(db, client, self.catalog)
+            webhook = await _open_webhook(settings, db, stack, self.metrics)
+            pipeline = Pipeline(db, client, self.catalog, metrics=self.metrics)
             if db.dialect == "sqlite":
                 # One process per SQLite file: claims left behind are a dead process's.
                 released = await pipeline.release_stale_claims()
@@ -137,6 +151,7 @@ class Service:
             )
             await catalog.restore()  # private indexes' last good loads, read again soon
             await catalog.record_loaded()
+            self.metrics.watch_catalog(catalog.sizes)
 
             # The API asks the index on its own connections, a few at a time: a crowd of
             # clients on a slow index must not hold the connections the polls need.
@@ -168,6 +183,7 @@ class Service:
                 sources=self.sources,
                 slack=slack_actions,
                 index_url=settings.index_url,
+                metrics=self.metrics,
             )
             runner = await start_api(app, settings.api.host, settings.api.port)
             stack.push_async_callback(runner.cleanup)
@@ -189,6 +205,8 @@ class Service:
                     sender,
                     retry_base=settings.schedule.alert_retry_base,
                     routing=Routing.of(settings.alerts),
+                    metrics=self.metrics,
+                    lease=_in_flight_lease(db),
                 ),
                 settings.schedule,
                 feeds=FeedSource(db, client, self.catalog),
@@ -200,7 +218,13 @@ class Service:
                 known_names=known_names,
                 ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
+                metrics=self.metrics,
             )
+            # Only the leader among replicas polls and dispatches (on SQLite: this one).
+            self.jobs.leading = False
+            self.leadership = Leadership(db, self._leadership_changed)
+            await self.leadership.start()
+            stack.push_async_callback(self.leadership.stop)
             self.jobs.start()
             stack.push_async_callback(self.jobs.stop, settings.shutdown_grace)
 
@@ -220,7 +244,7 @@ class Service:
 
 
 async def _open_webhook(
-    settings: Settings, db: Database, stack: AsyncExitStack
+    settings: Settings, db: Database, stack: AsyncExitStack, metrics: Metrics | None = None
 ) -> WebhookDispatcher | None:
     """The webhook's dispatcher when it is configured (alerts queued from now on go to it
     too); else the webhook is recorded as not configured (no new deliveries)."""
@@ -230,10 +254,23 @@ async def _open_webhook(
             await deliveries.set_destinations(session, set(), utcnow())
         return None
     sender = await stack.enter_async_context(open_webhook_sender(webhook_settings))
-    webhook = WebhookDispatcher(db, sender, retry_base=settings.alert_retry_base)
+    webhook = WebhookDispatcher(
+        db,
+        sender,
+        retry_base=settings.alert_retry_base,
+        lease=_in_flight_lease(db),
+        metrics=metrics,
+    )
     await webhook.enable()
     log.info("every alert is also sent to the webhook, signed")
     return webhook
+
+
+def _in_flight_lease(db: Database) -> timedelta:
+    """How long an alert another process claimed stays its own: on PostgreSQL, longer
+    than a leader that lost its lock takes to notice and stop (watcher.leader); a SQLite
+    file has one process, whose rows left in flight are a dead run's."""
+    return IN_FLIGHT_LEASE if db.dialect == "postgresql" else timedelta(0)
 
 
 def _register_secrets(settings: Settings) -> None:

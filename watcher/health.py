@@ -22,6 +22,7 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
+    from watcher.metrics import Metrics
     from watcher.sources.feeds import PollReport
 
 log = logging.getLogger("watcher.jobs")
@@ -122,10 +123,17 @@ class HealthBook:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         summary_interval: float = SUMMARY_INTERVAL,
+        observer: Metrics | None = None,
     ) -> None:
         self.health: dict[str, SourceHealth] = {
             _JOBS[job_id].source: SourceHealth(_JOBS[job_id].source) for job_id in job_ids
         }
+        # Each run's outcome and duration also go to the metrics (when given).
+        self._observer = observer
+        self._started: dict[str, float] = {}  # job id -> monotonic start of its run
+        if observer is not None:
+            for source in self.health:
+                observer.watch_source(source)
         self._clock = clock
         self._monotonic = monotonic
         self._summary_interval = summary_interval
@@ -136,6 +144,17 @@ class HealthBook:
     def source_of(self, job_id: str) -> SourceHealth:
         """The health of the source ``job_id`` runs for."""
         return self.health[_JOBS[job_id].source]
+
+    def started(self, job_id: str) -> None:
+        """A run of ``job_id`` begins (its duration is measured from now)."""
+        self._started[job_id] = self._monotonic()
+
+    def _observe(self, job_id: str, health: SourceHealth, *, ok: bool) -> None:
+        """Tell the metrics how the run that :meth:`started` last went."""
+        began = self._started.pop(job_id, None)
+        if self._observer is not None:
+            took = None if began is None else max(0.0, self._monotonic() - began)
+            self._observer.run_finished(health, took, ok=ok)
 
     def failed(
         self,
@@ -154,6 +173,7 @@ class HealthBook:
             health.since = now
         health.last_error = _one_line(error)
         health.refused = isinstance(error, AnswerRefused | ListingRefused)
+        self._observe(job_id, health, ok=False)
         unreachable = isinstance(error, IndexUnavailable) or (
             isinstance(error, FeedsFailed) and error.unavailable
         )
@@ -201,6 +221,7 @@ class HealthBook:
             )
         health.failures, health.since, health.last_error, health.logged_at = 0, None, None, None
         health.refused = False
+        self._observe(job_id, health, ok=True)
 
     def count_poll(
         self, reports: list[PollReport], events: int, alerts: int, *, failed: bool

@@ -1,4 +1,4 @@
-"""Scheduler wiring. Each job is a thin call into a plain ``async def`` that tests call directly.
+"""The daemon's jobs. Each is a thin call into a plain ``async def`` that tests call directly.
 
 APScheduler 3 does not await running jobs at shutdown, so every run is tracked here and
 awaited (then cancelled if it overstays) before the engine and HTTP session close.
@@ -6,16 +6,12 @@ awaited (then cancelled if it overstays) before the engine and HTTP session clos
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
+from datetime import datetime
 
 from watcher.alerts import Dispatcher
 from watcher.alerts.webhook_dispatcher import WebhookDispatcher
@@ -28,10 +24,12 @@ from watcher.errors import (
     WatcherError,
 )
 from watcher.health import JOB_IDS, SUMMARY_INTERVAL, HealthBook, RunOutcome
+from watcher.metrics import Metrics
 from watcher.outages import OutageAlerts
 from watcher.pipeline import Pipeline
 from watcher.pypi import IndexClient
-from watcher.scheduler_logs import cancellations_unlogged, quiet_skipped_runs
+from watcher.scheduler_logs import quiet_skipped_runs
+from watcher.scheduling import Job, JobScheduler
 from watcher.sources import CatalogSource, FeedSource, JournalSource, ListingSource
 from watcher.sources.feeds import PollReport
 from watcher.sources.known_names import KnownNames
@@ -43,8 +41,12 @@ log = logging.getLogger(__name__)
 
 quiet_skipped_runs()
 
+# What only the leader does (the catalog job too, in its full form: see reload_catalog);
+# every replica keeps its check API's view of the names ("names").
+LEADER_JOBS = frozenset({"poll", "reconcile", "journal", "dispatch", "webhook"})
 
-class Jobs:
+
+class Jobs(JobScheduler):
     """The daemon's periodic work: each source on its interval, each followed by the
     pipeline over the events it recorded (and any an earlier run left), plus the outbox.
 
@@ -73,6 +75,7 @@ class Jobs:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         summary_interval: float = SUMMARY_INTERVAL,
+        metrics: Metrics | None = None,  # each run's duration and outcome, per source
     ) -> None:
         self.pipeline = pipeline
         self.dispatcher = dispatcher
@@ -86,10 +89,7 @@ class Jobs:
         self._outages = outages
         self._index = index
         self._schedule = schedule
-        self._running: set[asyncio.Task[None]] = set()
-        self._busy: set[str] = set()  # jobs running now
-        self._again: dict[str, float] = {}  # asked for while running: when, after the run
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        super().__init__(LEADER_JOBS)
         self._book = HealthBook(
             [
                 job_id
@@ -101,6 +101,7 @@ class Jobs:
             clock=clock,
             monotonic=monotonic,
             summary_interval=summary_interval,
+            observer=metrics,
         )
         self.health = self._book.health
         self._undelivered = False  # the last dispatch that did something failed
@@ -187,6 +188,10 @@ class Jobs:
             # Unreachable: the file is read anyway; new entries stay unchecked until it answers.
             with contextlib.suppress(IndexUnavailable):
                 await self._confirm_index()
+            if not self.leading:
+                # The leader reads the indexes and records: here, its loads and the file.
+                await self.catalog.follow()
+                return
             report = await self.catalog.reload()
             if report.error is not None:  # the catalog source logged it (once)
                 run.fail(report.error, quiet=True)
@@ -225,30 +230,27 @@ class Jobs:
         async with self._run("names"):
             await self.known_names.refresh()
 
-    def run_now(self, job_id: str, reason: str | None = None, *, delay: float = 0.0) -> None:
-        """Run a job as soon as possible, or in ``delay`` seconds.
-
-        Asked while the job runs, it runs again once that run ends: the scheduler would
-        skip a run due while one is in progress (one instance at a time), and the run in
-        progress may have read what the request is about (a catalog file, a listing)
-        before it changed.
-        """
-        job = self.scheduler.get_job(job_id)
-        if job is not None:
-            if reason:
-                log.warning("%s", reason)
-            if job_id in self._busy:
-                self._again[job_id] = min(delay, self._again.get(job_id, delay))
-                return
-            due = datetime.now(UTC) + timedelta(seconds=delay)
-            if job.next_run_time is None or job.next_run_time > due:  # never postponed
-                job.modify(next_run_time=due)
+    def set_leading(self, leading: bool) -> None:
+        """Leadership won (the leader's jobs run at once; alerts left in flight are looked
+        up again) or lost (its jobs' runs in progress are cancelled at once: another replica
+        leads now, and claims and leases make every interrupted step safe to repeat)."""
+        self.leading = leading
+        if leading:
+            self.dispatcher.recover_again()
+            if self.webhook is not None:
+                self.webhook.recover_again()
+            for job_id in sorted(LEADER_JOBS | {"catalog"}):
+                self.run_now(job_id)
+            return
+        cancelled = self._cancel_runs(LEADER_JOBS | {"catalog"})
+        if cancelled:
+            log.warning("leadership lost: %d runs of the leader's jobs cancelled", cancelled)
 
     def start(self) -> None:
         """Start the scheduler inside the running loop; every job runs at once, then on
         its interval."""
         schedule = self._schedule
-        jobs: list[tuple[str, Callable[[], Awaitable[None]], float]] = [
+        jobs: list[Job] = [
             ("poll", self.poll, schedule.poll_interval),
             ("reconcile", self.reconcile, schedule.reconcile_interval),
             # The file is looked at, and the private indexes read when due, in one job.
@@ -265,73 +267,7 @@ class Jobs:
             jobs.append(("webhook", self.deliver_to_webhook, schedule.dispatch_interval))
         if self.known_names is not None:
             jobs.append(("names", self.refresh_names, schedule.poll_interval))
-        now = datetime.now(UTC)
-        for job_id, job, interval in jobs:
-            self.scheduler.add_job(
-                self._tracked(job_id, job),
-                "interval",
-                seconds=interval,
-                id=job_id,
-                next_run_time=now,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
-        self.scheduler.start()
-
-    async def stop(self, grace: float = 25.0) -> None:
-        """Stop scheduling, let running jobs finish; cancel those still running after
-        ``grace`` seconds (``WATCHER_SHUTDOWN_GRACE``), saying so in one line."""
-        if not self.scheduler.running:
-            return
-        # Pause first: shutting APScheduler 3 down cancels the jobs it runs at once.
-        self.scheduler.pause()
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=grace)
-            if pending:
-                log.warning(
-                    "%d job%s still running after the %g s shutdown grace period"
-                    " (WATCHER_SHUTDOWN_GRACE): cancelled",
-                    len(pending),
-                    "" if len(pending) == 1 else "s",
-                    grace,
-                )
-                with cancellations_unlogged():  # announced above: no error
-                    for task in pending:
-                        task.cancel()
-                    await asyncio.wait(pending)
-        self.scheduler.shutdown(wait=False)
-
-    def _tracked(
-        self, name: str, job: Callable[[], Awaitable[None]]
-    ) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            self._running.add(task)
-            self._busy.add(name)
-            try:
-                await job()
-            except Exception:
-                # One failed run must not stop the schedule; the next run retries. The job
-                # logged it already (the first time in a row, with its traceback).
-                log.debug("%s job failed", name, exc_info=True)
-            finally:
-                self._running.discard(task)
-                self._busy.discard(name)
-                again = self._again.pop(name, None)
-                if again is not None:
-                    # Once the task is done: the scheduler counts this run as finished in a
-                    # done-callback of its own, added before this one; a run due earlier
-                    # would be skipped as overlapping.
-                    task.add_done_callback(lambda _: self._rerun(name, again))
-
-        run.__name__ = name
-        return run
-
-    def _rerun(self, job_id: str, delay: float) -> None:
-        if self.scheduler.state == STATE_RUNNING:  # not while stopping
-            self.run_now(job_id, delay=delay)
+        self._schedule_jobs(jobs)
 
     # -- health and the log ------------------------------------------------------------
 
@@ -360,6 +296,7 @@ class Jobs:
         """Record how a run of ``job_id`` went. A :class:`WatcherError` (the index or a
         file failing) is recorded and ends the run; anything else is recorded and raised."""
         run = RunOutcome()
+        self._book.started(job_id)
         try:
             yield run
         except WatcherError as exc:

@@ -27,6 +27,8 @@ from watcher.alerts.digests import Digest, is_digest
 from watcher.alerts.messages import AlertMessage
 from watcher.alerts.planner import Planner, Routing
 from watcher.alerts.slack import MAX_RETRY_AFTER, AlertSender, DeliveryError, RateLimited
+from watcher.alerts.terminal import TerminalSender
+from watcher.metrics import DeliveryResult, Destination, Metrics
 from watcher.store import Database, outbox
 from watcher.store.base import utcnow
 from watcher.store.outbox import QueuedAlert
@@ -67,13 +69,23 @@ class Dispatcher:
         retry_base: float = 5.0,
         retry_max: float = 300.0,
         routing: Routing | None = None,
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(0),
     ) -> None:
         self._db = db
+        # Rows another process left in 'sending' are only looked up once claimed this long
+        # ago: a leader that just lost its lock may still be finishing one (see
+        # watcher.leader); a replica alone (SQLite) looks at once.
+        self._lease = lease
         self._routing = routing or Routing()
         self._planner = Planner(self._routing)
         # When the last post ended (the event loop's clock): the next waits for the pace.
         self._last_post: float | None = None
         self._sender = sender
+        self._metrics = metrics  # each attempt's result, to Slack (or the demo's terminal)
+        self._destination = (
+            Destination.TERMINAL if isinstance(sender, TerminalSender) else Destination.SLACK
+        )
         self._clock = clock
         self._batch = batch
         self._retry_base = retry_base
@@ -89,9 +101,13 @@ class Dispatcher:
         if self._sender is None:
             return 0
         async with self._db.transaction() as session:
-            stuck = await outbox.in_flight_alerts(session)
+            in_flight = await outbox.in_flight_alerts(session)
+        stuck = in_flight
+        if self._lease:
+            expired = self._clock() - self._lease
+            stuck = [a for a in in_flight if (a.claimed_at or a.created_at) <= expired]
         if not stuck:
-            self._recovered = True
+            self._recovered = not in_flight  # else: looked at again once their lease ends
             return 0
         since = min(a.claimed_at or a.created_at for a in stuck) - _HISTORY_SLACK
         try:
@@ -130,9 +146,16 @@ class Dispatcher:
                         retry_in=timedelta(0),
                         now=now,
                     )
-        self._recovered = True
+        self._recovered = len(stuck) == len(in_flight)
+        for _ in found:
+            self._count(DeliveryResult.ALREADY_DELIVERED)
         log.info("recovered %d in-flight alerts: %d had reached Slack", len(stuck), len(found))
         return len(found)
+
+    def recover_again(self) -> None:
+        """Look for alerts left in flight at the next dispatch (leadership was won: the
+        previous leader may have left some)."""
+        self._recovered = False
 
     async def _found_in_history(self, alert: QueuedAlert) -> bool:
         """Whether an earlier, failed attempt reached Slack anyway; if so, record it as sent.
@@ -223,7 +246,7 @@ class Dispatcher:
             return report
         if not self._recovered:
             report.recovered = await self.recover()
-            if not self._recovered:
+            if self._paused_until is not None and self._clock() < self._paused_until:
                 return report  # rate limited while looking: paused
         async with self._db.write() as session:
             report.digests = (await self._planner.plan(session, self._clock())).digests
@@ -256,6 +279,7 @@ class Dispatcher:
             try:
                 if alert.attempts > 1 and await self._found_in_history(alert):
                     report.recovered += 1
+                    self._count(DeliveryResult.ALREADY_DELIVERED)
                     continue
                 ts = await self._send(alert)
             except Exception as exc:
@@ -264,15 +288,22 @@ class Dispatcher:
                 if isinstance(exc, DeliveryError):
                     # Slack (or the way to it) is failing: pause the whole queue.
                     report.failed += 1
+                    self._count(DeliveryResult.FAILED)
                     self._pause(delay)
                 else:
                     # A bug or a bad payload concerns this alert only: record it and go
                     # on, rather than strand the batch or stall the queue behind it.
                     log.exception("alert %d could not be sent", alert.id)
+                    self._count(DeliveryResult.ERROR)
                 continue
             async with self._db.transaction() as session:
                 await outbox.mark_alert_sent(
                     session, alert.id, slack_ts=ts, now=self._clock(), thread_ts=alert.thread_ts
                 )
             report.sent += 1
+            self._count(DeliveryResult.DELIVERED)
             log.info("alert %d for %s delivered", alert.id, alert.public_name or alert.kind)
+
+    def _count(self, result: DeliveryResult) -> None:
+        if self._metrics is not None:
+            self._metrics.delivery(self._destination, result)

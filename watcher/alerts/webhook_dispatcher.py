@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from watcher.alerts.delivery import MAX_RETRY_AFTER, DeliveryError, retry_delay
 from watcher.alerts.dispatcher import DispatchReport
 from watcher.alerts.webhook import DESTINATION, WebhookSender, delivery_id
+from watcher.metrics import DeliveryResult, Destination, Metrics
 from watcher.store import Database, deliveries
 from watcher.store.base import utcnow
 from watcher.store.deliveries import Delivery
@@ -38,9 +39,13 @@ class WebhookDispatcher:
         batch: int = 50,
         retry_base: float = 5.0,
         retry_max: float = 300.0,
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(0),
     ) -> None:
         self._db = db
+        self._lease = lease  # as the Slack dispatcher's: in flight elsewhere until then
         self._sender = sender
+        self._metrics = metrics  # each attempt's result
         self._clock = clock
         self._batch = batch
         self._retry_base = retry_base
@@ -55,6 +60,10 @@ class WebhookDispatcher:
         async with self._db.transaction() as session:
             await deliveries.set_destinations(session, {DESTINATION}, self._clock())
 
+    def recover_again(self) -> None:
+        """Look for deliveries left in flight at the next dispatch (leadership was won)."""
+        self._recovered = False
+
     async def dispatch(self) -> DispatchReport:
         """Send every due delivery (in batches) until none is left or one fails."""
         report = DispatchReport()
@@ -62,14 +71,19 @@ class WebhookDispatcher:
             return report
         if not self._recovered:
             async with self._db.transaction() as session:
-                report.recovered = await deliveries.requeue_in_flight(session, DESTINATION)
+                report.recovered = await deliveries.requeue_in_flight(
+                    session,
+                    DESTINATION,
+                    claimed_before=self._clock() - self._lease if self._lease else None,
+                )
+                left = await deliveries.in_flight_count(session, DESTINATION)
             if report.recovered:
                 log.info(
                     "%d webhook deliveries were in flight when a process stopped: sending"
                     " them again under the same delivery ids",
                     report.recovered,
                 )
-            self._recovered = True
+            self._recovered = not left  # else: looked at again once their lease ends
         while not report.failed:
             async with self._db.write() as session:
                 claimed = await deliveries.claim_due(
@@ -92,20 +106,27 @@ class WebhookDispatcher:
             try:
                 await self._sender.send(delivery)
             except DeliveryError as exc:
+                self._count(DeliveryResult.FAILED)
                 await self._failed(delivery, exc, report)
                 return
             except Exception as exc:
                 # A bug or a payload that cannot be sent concerns this alert only: recorded
                 # and retried with backoff, without holding the queue behind it.
                 log.exception("alert %d could not be sent to the webhook", delivery.alert_id)
+                self._count(DeliveryResult.ERROR)
                 await self._reschedule(delivery, exc)
                 continue
             async with self._db.transaction() as session:
                 await deliveries.mark_sent(session, delivery.id, self._clock())
             report.sent += 1
+            self._count(DeliveryResult.DELIVERED)
             log.info(
                 "alert %d delivered to the webhook (%s)", delivery.alert_id, delivery_id(delivery)
             )
+
+    def _count(self, result: DeliveryResult) -> None:
+        if self._metrics is not None:
+            self._metrics.delivery(Destination.WEBHOOK, result)
 
     async def _reschedule(self, delivery: Delivery, exc: Exception) -> float:
         delay = retry_delay(delivery.attempts, exc, base=self._retry_base, most=self._retry_max)

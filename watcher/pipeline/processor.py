@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 
@@ -29,6 +30,9 @@ from watcher.pypi import IndexClient, ProjectInfo
 from watcher.store import Database, DatabaseError, events, ownership
 from watcher.store.base import utcnow
 from watcher.store.events import ClaimedEvent
+
+if TYPE_CHECKING:
+    from watcher.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +57,13 @@ class Pipeline:
         recorder: Recorder | None = None,
         lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._client = client
         self._catalog = catalog
-        self.recorder = recorder or Recorder(client.project_url)
+        self.recorder = recorder or Recorder(client.project_url, metrics=metrics)
+        self._metrics = metrics  # events processed and failed, by source
         self._lease = lease
         self._clock = clock
         self._worker = uuid.uuid4().hex
@@ -96,11 +102,16 @@ class Pipeline:
                         # One bad project must not hold up the others: the rest go on, and
                         # its events are retried with backoff, then dead-lettered.
                         await self._failed(group, exc)
+                        if self._metrics is not None:
+                            self._metrics.events_failed(e.source for e in group)
                     except BaseException:
                         # Cancelled (shutting down): hand the rest back at once rather
                         # than when the lease runs out.
                         await self._release([e.id for g in groups[index:] for e in g])
                         raise
+                    else:
+                        if self._metrics is not None:
+                            self._metrics.events_processed(e.source for e in group)
                     held.difference_update(e.id for e in group)
             finally:
                 heartbeat.cancel()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import groupby
+from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName
 
@@ -28,6 +29,9 @@ from watcher.pypi import ProjectInfo
 from watcher.store import Session, findings, history, outbox
 from watcher.store.models import EventSource
 
+if TYPE_CHECKING:
+    from watcher.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 ProjectLink = Callable[[str, str | None], str]
@@ -36,11 +40,13 @@ ProjectLink = Callable[[str, str | None], str]
 class Recorder:
     """Stores what the pipeline learned and queues the alerts it deserves.
 
-    ``link`` gives a project's (or release's) page on the index, for the alerts.
+    ``link`` gives a project's (or release's) page on the index, for the alerts; the
+    matches recorded are counted in ``metrics`` (when given).
     """
 
-    def __init__(self, link: ProjectLink) -> None:
+    def __init__(self, link: ProjectLink, *, metrics: Metrics | None = None) -> None:
         self._link = link
+        self._metrics = metrics
 
     async def record(
         self, session: Session, catalog: Catalog, obs: Observation, now: datetime
@@ -79,6 +85,7 @@ class Recorder:
                 session, obs.public_name, keys, now, resolutions=(findings.RESOLVED_BY_HAND,)
             )
         new = await add_findings(session, obs.matches, now, assessed)
+        self._count(obs.matches, new)
         # Either side may have changed since the findings were stored (a public release
         # above ours): a rise is alerted below, a fall only stored.
         rises = [c for c in await reassess_open(session, obs.public_name, assessed, now) if c.rose]
@@ -249,6 +256,7 @@ class Recorder:
         """
         assessed = assess_matches(obs.matches, catalog, observed_releases(obs))
         new = await add_findings(session, obs.matches, now, assessed)
+        self._count(obs.matches, new)
         if not new:
             return 0  # already known: its removal note, if any, says the rest
         await findings.resolve_open_findings(session, [obs.public_name], now)
@@ -289,6 +297,10 @@ class Recorder:
     async def record_ours(self, session: Session, info: ProjectInfo, now: datetime) -> None:
         """Record a public project owned by one of our owners as ours."""
         await roles.record_ours(session, info, now)
+
+    def _count(self, matches: Sequence[Match], new: Sequence[Match]) -> None:
+        if self._metrics is not None:
+            self._metrics.matches_recorded((m.kind for m in matches), new=(m.kind for m in new))
 
     def _message(
         self,

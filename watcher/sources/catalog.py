@@ -96,6 +96,17 @@ class CatalogSource:
         (SIGHUP)."""
         self._force_indexes = True
 
+    def sizes(self) -> dict[str, int]:
+        """Internal names per source, for the metrics: the file's own (``"file"``) and each
+        private index's projects as last loaded (``"index-1"``... in the file's order: no
+        URL, ``/metrics`` answers without a token)."""
+        file = self._file[0]
+        loaded = self._indexes.sizes() if self._indexes is not None else {}
+        sizes = {"file": len(file.names)}
+        for number, spec in enumerate(file.indexes, 1):
+            sizes[f"index-{number}"] = loaded.get(spec.url, 0)
+        return sizes
+
     async def restore(self) -> None:
         """Put the private indexes' last good loads (from the database) in use, before the
         first reload reads them: a restart while an index is down protects its names."""
@@ -113,6 +124,29 @@ class CatalogSource:
                 view.loaded_at,
             )
         )
+
+    async def follow(self) -> bool:
+        """On a replica that does not lead: the catalog file read again, and the private
+        indexes' loads the leader stored, put in use when either changed (True). Nothing is
+        written and no index is asked: the leader does that (see watcher.leader). A file
+        that cannot be read leaves the catalog in use (the leader records the error)."""
+        if self._path is not None:
+            try:
+                self._file = read_catalog_file(self._path)
+            except CatalogError as exc:
+                log.debug("catalog file not usable, the one in use stays: %s", exc)
+        file, file_digest = self._file
+        catalog = file
+        if self._indexes is not None and file.indexes:
+            catalog = merge(file, await self._indexes.restore(file.indexes, quiet=True))
+        digest = merged_digest(file_digest, catalog)
+        current = self._catalog.current
+        if digest == current.digest:
+            return False
+        view = CatalogView(catalog, build_matcher(catalog), current.source, digest, self._clock())
+        self._catalog.swap(view)
+        log.info("catalog in use now as the leader loaded it: %d names", len(catalog.names))
+        return True
 
     async def reload(self) -> ReloadReport:
         """Read the catalog file again; put it in use if it changed and is valid.

@@ -53,9 +53,12 @@ class PrivateIndexes:
         self._read_at: dict[str, float] = {}  # monotonic time of the last attempt
         self._errors: dict[str, str] = {}  # the last error logged, per index
 
-    async def restore(self, specs: Sequence[IndexSpec]) -> list[IndexContent]:
+    async def restore(
+        self, specs: Sequence[IndexSpec], *, quiet: bool = False
+    ) -> list[IndexContent]:
         """The last good load of each index from the database (at start-up, before any
-        index is asked): the catalog protects them from the first poll on."""
+        index is asked: the catalog protects them from the first poll on; and on a replica
+        that does not lead, ``quiet``, as the leader stores them)."""
         contents = []
         for spec in specs:
             async with self._db.transaction() as session:
@@ -73,6 +76,8 @@ class PrivateIndexes:
             self._contents[spec.url] = content
             self._etags[spec.url] = stored.etags
             contents.append(content)
+            if quiet:
+                continue
             log.info(
                 "private index %s: %d names from its last good load at %s",
                 spec.url,
@@ -80,6 +85,10 @@ class PrivateIndexes:
                 stored.loaded_at.isoformat() if stored.loaded_at else "?",
             )
         return contents
+
+    def sizes(self) -> dict[str, int]:
+        """How many projects of its own each index held at its last good load, by URL."""
+        return {url: len(content.packages) for url, content in self._contents.items()}
 
     async def load(self, specs: Sequence[IndexSpec], *, force: bool = False) -> list[IndexContent]:
         """Each index's content now: read again when due (or ``force``), else as last read;

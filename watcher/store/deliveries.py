@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, literal, select, update
+from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watcher.store.base import error_text, upsert_insert
@@ -117,18 +117,34 @@ async def claim_due(
     ]
 
 
-async def requeue_in_flight(session: AsyncSession, destination: str) -> int:
-    """Put deliveries a dead process left in ``sending`` back to ``pending`` (sent again,
-    same delivery id); return how many."""
-    result = await session.execute(
-        update(AlertDelivery)
+async def requeue_in_flight(
+    session: AsyncSession, destination: str, *, claimed_before: datetime | None = None
+) -> int:
+    """Put deliveries a dead process left in ``sending`` (claimed before ``claimed_before``,
+    if given) back to ``pending`` (sent again, same delivery id); return how many."""
+    stmt = update(AlertDelivery).where(
+        AlertDelivery.destination == destination,
+        AlertDelivery.status == OutboxStatus.SENDING,
+    )
+    if claimed_before is not None:
+        stmt = stmt.where(
+            or_(AlertDelivery.claimed_at.is_(None), AlertDelivery.claimed_at <= claimed_before)
+        )
+    result = await session.execute(stmt.values(status=OutboxStatus.PENDING))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def in_flight_count(session: AsyncSession, destination: str) -> int:
+    """How many deliveries to ``destination`` are in ``sending``."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AlertDelivery)
         .where(
             AlertDelivery.destination == destination,
             AlertDelivery.status == OutboxStatus.SENDING,
         )
-        .values(status=OutboxStatus.PENDING)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(count or 0)
 
 
 async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime) -> None:

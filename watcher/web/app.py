@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from watcher.checks import NameChecker
+from watcher.metrics import Metrics
 from watcher.store import Database
 from watcher.web import depcheck, findings, openapi, slack_actions
+from watcher.web import metrics as metrics_route
 from watcher.web.slack_actions import SlackActions
 from watcher.web.views import (
     CHECKER,
@@ -66,11 +68,13 @@ def create_app(
     sources: SourcesProbe | None = None,
     slack: SlackActions | None = None,
     index_url: str | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the HTTP application. ``sources`` tells ``/healthz`` how each source's runs
     went (the service passes its jobs' health); without it no source is shown. ``slack``
     verifies and carries out the alerts' button clicks (``POST /slack/actions``);
-    ``index_url`` is the index whose host dependency files may point at (``POST /v1/check``)."""
+    ``index_url`` is the index whose host dependency files may point at (``POST /v1/check``);
+    ``metrics`` is what ``GET /metrics`` serves (the service's)."""
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=64 * 1024)
     app[CHECKER] = checker
     app[DATABASE] = database
@@ -78,6 +82,7 @@ def create_app(
     if sources is not None:
         app[SOURCES] = sources
     app.router.add_get("/healthz", healthz)
+    metrics_route.add_routes(app, metrics)  # no token, like /healthz (no package's text)
     app.router.add_get("/v1/status", status)
     openapi.add_routes(app)  # the document of every route here (tests keep them in step)
     # Match everything below /v1/names/ (slashes, empty, line breaks: `.` alone stops at a
