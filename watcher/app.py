@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from watcher.alerts import Dispatcher
 from watcher.alerts.planner import Routing
+from watcher.alerts.retention import OutboxRetention
 from watcher.alerts.slack import AlertSender, RequestVerifier, SlackSender, open_slack_sender
 from watcher.alerts.webhook import open_webhook_sender
 from watcher.alerts.webhook_dispatcher import WebhookDispatcher
@@ -216,6 +217,7 @@ class Service:
                 journal=journal,
                 webhook=webhook,
                 known_names=known_names,
+                retention=OutboxRetention(db, settings.schedule.retention_days),
                 ownership=OwnershipAudit(db, client, self.catalog, pipeline.recorder),
                 index=client,
                 metrics=self.metrics,

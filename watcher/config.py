@@ -299,6 +299,7 @@ class Settings(OperationalSettings, WebhookFields):
             catalog_reload_interval=self.catalog_reload_interval,
             index_reload_interval=self.index_reload_interval,
             source_alert_after=self.source_alert_after,
+            retention_days=self.retention_days,
         )
 
     @property

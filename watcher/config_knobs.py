@@ -57,6 +57,12 @@ class OperationalSettings(BaseSettings):
     source_alert_after: float = Field(
         3600.0, gt=0, description="Seconds a source may fail before it is alerted (once)"
     )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=36500,
+        description="Days delivered alerts are kept in the outbox (findings and history: always)",
+    )
     shutdown_grace: float = Field(
         25.0, gt=0, description="Seconds running jobs get to finish after SIGTERM"
     )

@@ -102,6 +102,10 @@ class ScheduleSettings:
     index_reload_interval: float = 600.0
     """Between reads of the catalog's private indexes (``WATCHER_INDEX_RELOAD_INTERVAL``):
     the catalog job runs at the shorter of the two intervals."""
+    retention_days: int = 90
+    """Days delivered alerts stay in the outbox (``WATCHER_RETENTION_DAYS``)."""
+    retention_interval: float = 3600.0
+    """Between retention passes (rows age by days: an hour late is nothing)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

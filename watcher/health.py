@@ -51,6 +51,7 @@ _JOBS = {
     "dispatch": _Job("dispatch", "alert dispatch", "dispatch runs"),
     "webhook": _Job("webhook", "webhook delivery", "webhook runs"),
     "names": _Job("names", "public names refresh", "name refreshes"),
+    "retention": _Job("retention", "retention pass", "retention passes"),
 }
 
 

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from watcher.alerts import Dispatcher
+from watcher.alerts.retention import OutboxRetention
 from watcher.alerts.webhook_dispatcher import WebhookDispatcher
 from watcher.config import ScheduleSettings
 from watcher.errors import (
@@ -43,7 +44,7 @@ quiet_skipped_runs()
 
 # What only the leader does (the catalog job too, in its full form: see reload_catalog);
 # every replica keeps its check API's view of the names ("names").
-LEADER_JOBS = frozenset({"poll", "reconcile", "journal", "dispatch", "webhook"})
+LEADER_JOBS = frozenset({"poll", "reconcile", "journal", "dispatch", "webhook", "retention"})
 
 
 class Jobs(JobScheduler):
@@ -69,6 +70,7 @@ class Jobs(JobScheduler):
         journal: JournalSource | None = None,
         webhook: WebhookDispatcher | None = None,
         known_names: KnownNames | None = None,
+        retention: OutboxRetention | None = None,
         ownership: OwnershipAudit | None = None,
         outages: OutageAlerts | None = None,
         index: IndexClient | None = None,
@@ -85,6 +87,7 @@ class Jobs(JobScheduler):
         self.journal = journal
         self.webhook = webhook
         self.known_names = known_names
+        self.retention = retention
         self.ownership = ownership
         self._outages = outages
         self._index = index
@@ -97,6 +100,7 @@ class Jobs(JobScheduler):
                 if (job_id != "journal" or journal is not None)
                 and (job_id != "webhook" or webhook is not None)
                 and (job_id != "names" or known_names is not None)
+                and (job_id != "retention" or retention is not None)
             ],
             clock=clock,
             monotonic=monotonic,
@@ -224,6 +228,12 @@ class Jobs(JobScheduler):
             if report.failed:  # the dispatcher logged the failure
                 run.fail(f"{report.failed} alerts not delivered; retried with backoff", quiet=True)
 
+    async def prune(self) -> None:
+        """Delete delivered alerts older than the retention."""
+        assert self.retention is not None
+        async with self._run("retention"):
+            await self.retention.run()
+
     async def refresh_names(self) -> None:
         """Bring the check API's view of the public names up to date."""
         assert self.known_names is not None
@@ -267,6 +277,8 @@ class Jobs(JobScheduler):
             jobs.append(("webhook", self.deliver_to_webhook, schedule.dispatch_interval))
         if self.known_names is not None:
             jobs.append(("names", self.refresh_names, schedule.poll_interval))
+        if self.retention is not None:
+            jobs.append(("retention", self.prune, schedule.retention_interval))
         self._schedule_jobs(jobs)
 
     # -- health and the log ------------------------------------------------------------

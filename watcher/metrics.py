@@ -82,6 +82,7 @@ def intervals(schedule: ScheduleSettings) -> dict[str, float]:
         "dispatch": schedule.dispatch_interval,
         "webhook": schedule.dispatch_interval,
         "names": schedule.poll_interval,
+        "retention": schedule.retention_interval,
     }
 
 

@@ -63,7 +63,14 @@ async def test_index_outage_is_degraded_said_once_and_recovery_said_once(
         await until(first_polls_done, 5, "the first poll")
         body = await health(http, service)
         assert body["status"] == "ok"
-        assert set(body["sources"]) == {"feeds", "reconcile", "catalog", "dispatch", "names"}
+        assert set(body["sources"]) == {
+            "feeds",
+            "reconcile",
+            "catalog",
+            "dispatch",
+            "names",
+            "retention",
+        }
         assert all(s == {"state": "ok"} for s in body["sources"].values())
         before = len(caplog.records)
 
