@@ -216,11 +216,24 @@ class IndexClient:
         Raises :class:`ProjectNotFound` on 404, which does NOT mean the name is free: the
         JSON API also answers 404 for projects with no visible release.
         """
+        info, _ = await self.project_since(name, None)
+        assert info is not None  # asked without an ETag: never "not modified"
+        return info
+
+    async def project_since(
+        self, name: str, etag: str | None
+    ) -> tuple[ProjectInfo | None, str | None]:
+        """:meth:`project`, revalidating an earlier answer: ``(None, etag)`` when the index
+        says the details have not changed since the answer with ``etag`` (304), else the
+        details and the ETag to send next time (None when the index sent none)."""
         norm = canonical(name)
         url = f"{self._base}/pypi/{norm}/json"
-        answer = await self._get(
-            url, headers={"Accept": "application/json"}, max_bytes=self._max_json_bytes
-        )
+        headers = {"Accept": "application/json"}
+        if etag:
+            headers["If-None-Match"] = etag
+        answer = await self._get(url, headers=headers, max_bytes=self._max_json_bytes)
+        if answer.status == 304 and etag:
+            return None, etag
         if answer.status == 404:
             raise ProjectNotFound(norm)
         if answer.status != 200:
@@ -233,7 +246,7 @@ class IndexClient:
             raise BadResponse(url, f"malformed JSON: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
             raise BadResponse(url, "JSON has no 'info' object")
-        return project_info(norm, data)
+        return project_info(norm, data), answer.headers.get("ETag")
 
     async def fetch_index(
         self, *, etag: str | None = None, min_serial: int | None = None

@@ -7,7 +7,8 @@ connections, see :class:`~watcher.app.Service`), at most ``concurrency`` look-up
 look-up that cannot start within ``wait`` seconds is refused (:class:`LookupsSaturated`, a
 503 with ``Retry-After``) instead of queueing without end. Concurrent look-ups of one name
 share one request, and answers are reused for ``ttl`` seconds (a project's details, asked
-for a verdict's ``details``, for ``details_ttl``).
+for a verdict's ``details``, for ``details_ttl``, then revalidated with their ETag: an
+unchanged project costs the index a bodiless 304).
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ class IndexLookups:
         self._cache: OrderedDict[str, tuple[float, bool]] = OrderedDict()
         self._inflight: dict[str, asyncio.Task[bool]] = {}
         self._details_ttl = details_ttl
-        self._details: OrderedDict[str, tuple[float, ProjectInfo]] = OrderedDict()
-        self._details_inflight: dict[str, asyncio.Task[ProjectInfo]] = {}
+        # name -> (fresh until, details, their ETag); stale ones kept for revalidation
+        self._details: OrderedDict[str, tuple[float, ProjectInfo, str | None]] = OrderedDict()
+        self._details_inflight: dict[str, asyncio.Task[tuple[ProjectInfo, str | None]]] = {}
         self._confirming: asyncio.Task[None] | None = None
 
     @property
@@ -88,25 +90,40 @@ class IndexLookups:
     async def project(self, name: str) -> ProjectInfo:
         """A public project's details (:meth:`IndexClient.project`), within the same limit
         of look-ups at once: one request per name at a time (concurrent askers share it),
-        the answer reused for ``details_ttl`` seconds (at most ``max_cached`` of them)."""
+        the answer reused for ``details_ttl`` seconds (at most ``max_cached`` of them), then
+        asked again with its ETag (a 304 keeps it for another ``details_ttl``)."""
         cached = self._details.get(name)
         if cached is not None:
+            self._details.move_to_end(name)
             if cached[0] > self._monotonic():
-                self._details.move_to_end(name)
                 return cached[1]
-            del self._details[name]
         task = self._details_inflight.get(name)
         if task is None:
-            task = asyncio.create_task(self._limited(lambda: self._client.project(name)))
+            task = asyncio.create_task(self._limited(lambda: self._revalidated(name, cached)))
             self._details_inflight[name] = task
             task.add_done_callback(lambda done: self._details_done(name, done))
-        return await asyncio.shield(task)
+        return (await asyncio.shield(task))[0]
 
-    def _details_done(self, name: str, task: asyncio.Task[ProjectInfo]) -> None:
+    async def _revalidated(
+        self, name: str, cached: tuple[float, ProjectInfo, str | None] | None
+    ) -> tuple[ProjectInfo, str | None]:
+        etag = cached[2] if cached is not None else None
+        info, new_etag = await self._client.project_since(name, etag)
+        if info is None:  # not modified: the cached details hold
+            assert cached is not None
+            return cached[1], etag
+        return info, new_etag
+
+    def _details_done(self, name: str, task: asyncio.Task[tuple[ProjectInfo, str | None]]) -> None:
         self._details_inflight.pop(name, None)
         if task.cancelled() or task.exception() is not None:
-            return  # failures (a 404 included) are asked again next time
-        self._details[name] = (self._monotonic() + self._details_ttl, task.result())
+            # Failures (a 404 included) are asked again next time, and a stale answer is
+            # not served again: a project gone (404) must not look present.
+            self._details.pop(name, None)
+            return
+        info, etag = task.result()
+        self._details[name] = (self._monotonic() + self._details_ttl, info, etag)
+        self._details.move_to_end(name)
         while len(self._details) > self._max_cached:
             self._details.popitem(last=False)
 

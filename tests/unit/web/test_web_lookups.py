@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.pypi import FakeIndex
-from watcher.errors import IndexUnavailable, LookupsSaturated
+from watcher.errors import IndexUnavailable, LookupsSaturated, ProjectNotFound
 from watcher.pypi import IndexClient
 from watcher.web.lookups import IndexLookups
 
@@ -73,3 +73,39 @@ async def test_the_index_is_confirmed_once_for_many_clients(
     await asyncio.gather(*(lookups.confirm_index() for _ in range(20)))
     assert lookups.confirmed
     assert asked(fake_index, "/simple/") == 1
+
+
+async def test_stale_details_are_revalidated_with_their_etag(
+    client: IndexClient, fake_index: FakeIndex
+) -> None:
+    clock = Clock()
+    lookups = IndexLookups(client, concurrency=2, details_ttl=300.0, monotonic=clock)
+    fake_index.add_release("acme-squat", "1.0")
+    path = "/pypi/acme-squat/json"
+    first = await lookups.project("acme-squat")
+    assert first.latest_version == "1.0"
+    clock.now += 100
+    assert await lookups.project("acme-squat") is first  # fresh: not asked
+    assert asked(fake_index, path) == 1
+
+    clock.now += 300  # stale: asked again with the ETag, the index says "not modified"
+    assert await lookups.project("acme-squat") is first
+    again = [r for r in fake_index.requests if r.path == path]
+    assert len(again) == 2
+    assert again[0].headers.get("If-None-Match") is None
+    assert again[1].headers.get("If-None-Match")
+    clock.now += 100  # a 304 made it fresh again
+    assert await lookups.project("acme-squat") is first
+    assert asked(fake_index, path) == 2
+
+    fake_index.add_release("acme-squat", "2.0")
+    clock.now += 300  # changed: the new details replace the old
+    assert (await lookups.project("acme-squat")).latest_version == "2.0"
+    assert asked(fake_index, path) == 3
+
+    fake_index.remove_project("acme-squat")
+    clock.now += 300  # gone: a 404 is raised, and the stale details are not kept
+    with pytest.raises(ProjectNotFound):
+        await lookups.project("acme-squat")
+    with pytest.raises(ProjectNotFound):
+        await lookups.project("acme-squat")
