@@ -125,6 +125,9 @@ class Jobs(JobScheduler):
                 raise
             alerts = await self.pipeline.process_pending()
             self._book.count_poll(reports, events, alerts, failed=run.error is not None)
+            if self.known_names is not None and any(r.new_items for r in reports):
+                # The check API's view of the names follows at once, not at its interval.
+                self.run_now("names")
             if any(r.gap for r in reports):
                 # The feed window overflowed: the index is the only complete answer, now.
                 self.listing.expect_newer()  # an unchanged (cached) listing is no answer
