@@ -78,8 +78,10 @@ async def test_a_leader_whose_connection_dies_stops_leading_and_the_other_takes_
         async with other_db.engine.connect() as conn:
             ended = await conn.scalar(
                 text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
-                    " WHERE locktype = 'advisory' AND granted"
+                    "SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l"
+                    " JOIN pg_database d ON d.oid = l.database"
+                    " WHERE l.locktype = 'advisory' AND l.granted"
+                    " AND d.datname = current_database()"
                 )
             )
         assert ended == 1
