@@ -1,5 +1,5 @@
 """Command line: ``watcher run | check NAME | scan --names FILE | status | catalog ... |
-findings ... | db upgrade | demo``.
+findings ... | doctor | db upgrade | demo``.
 
 Exit codes: 0 success; 1 a runtime failure (index unreachable, database down); 2 bad
 configuration, bad catalog or bad input (one line on stderr saying what to fix).
@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     from watcher import cli_findings  # light: its commands import what they need
 
     cli_findings.add_parser(sub, with_config)
+    from watcher import cli_doctor
+
+    cli_doctor.add_parser(sub, with_config)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     with_config(db_sub.add_parser("upgrade", help="migrate the schema to the newest revision"))
@@ -215,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             settings = load_settings(args.config)
             _setup_logging(settings, quiet=True)
             return _run(cli_findings.run(settings, args))
+        if args.command == "doctor":
+            from watcher import cli_doctor
+
+            return cli_doctor.doctor_command(args)
         if args.command == "demo":
             from watcher.demo import main as demo_main
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +41,7 @@ __all__ = [
     "DeliveryError",
     "RateLimited",
     "RequestVerifier",
+    "SlackFacts",
     "SlackSender",
     "open_slack_sender",
 ]
@@ -67,6 +69,17 @@ class AlertSender(Protocol):
         """Which of ``alert_ids`` are already in the channel (posted at or after ``since``),
         or in the thread of ``thread_ts`` when given."""
         ...
+
+
+@dataclass(frozen=True)
+class SlackFacts:
+    """What :meth:`SlackSender.diagnose` learnt: Slack's own text, to be shown escaped."""
+
+    team: str
+    team_id: str
+    bot: str
+    bot_id: str
+    channel: str
 
 
 @asynccontextmanager
@@ -216,6 +229,34 @@ class SlackSender:
             raise DeliveryError(
                 self._redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
             ) from None
+
+    async def diagnose(self) -> SlackFacts:
+        """Check the token (``auth.test``) and that the channel's history can be read
+        (``conversations.history``, one message: what :meth:`find_sent` needs before a
+        retried post). Posts nothing. Raises :class:`DeliveryError` saying which failed."""
+        try:
+            auth = await self._reader.auth_test()
+        except SlackApiError as exc:
+            raise self._refused("Slack refused the token (auth.test)", exc) from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                self._redact(f"Slack unreachable: {type(exc).__name__}: {exc}")
+            ) from None
+        try:
+            await self._reader.conversations_history(channel=self._channel, limit=1)
+        except SlackApiError as exc:
+            raise self._refused(f"cannot read channel {self._channel}", exc) from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                self._redact(f"cannot read channel {self._channel}: {type(exc).__name__}: {exc}")
+            ) from None
+        return SlackFacts(
+            team=str(auth.get("team") or ""),
+            team_id=str(auth.get("team_id") or ""),
+            bot=str(auth.get("user") or ""),
+            bot_id=str(auth.get("bot_id") or auth.get("user_id") or ""),
+            channel=self._channel,
+        )
 
     async def find_sent(
         self, alert_ids: Iterable[int], since: datetime, *, thread_ts: str | None = None

@@ -44,6 +44,16 @@ DELIVERY_HEADER = "X-Watcher-Delivery"
 TIMESTAMP_HEADER = "X-Watcher-Timestamp"
 SIGNATURE_HEADER = "X-Watcher-Signature"
 _CONNECT_TIMEOUT = 10.0
+# What ``watcher doctor --webhook-post`` sends: marked as a test, no alert in it.
+DOCTOR_BODY = json.dumps(
+    {
+        "schema": "watcher.doctor/1",
+        "event": "doctor",
+        "test": True,
+        "text": "watcher doctor: a connectivity test, not an alert",
+    },
+    sort_keys=True,
+).encode("ascii")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -122,13 +132,7 @@ class WebhookSender:
         """Deliver one alert; :class:`DeliveryError` (or :class:`RateLimited`) if the
         receiver did not take it."""
         body = webhook_body(delivery)
-        timestamp = str(int(self._clock()))
-        headers = {
-            "Content-Type": "application/json",
-            DELIVERY_HEADER: delivery_id(delivery),
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature(self._secret, timestamp, body),
-        }
+        headers = self._signed(body, delivery_id(delivery))
         try:
             async with self._session.post(
                 self._url, data=body, headers=headers, allow_redirects=False
@@ -147,3 +151,42 @@ class WebhookSender:
             raise DeliveryError(
                 redact(f"the webhook is unreachable: {type(exc).__name__}: {exc}")
             ) from None
+
+    def _signed(self, body: bytes, delivery: str) -> dict[str, str]:
+        """The headers of a request carrying ``body``: its delivery id, signed now."""
+        timestamp = str(int(self._clock()))
+        return {
+            "Content-Type": "application/json",
+            DELIVERY_HEADER: delivery,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(self._secret, timestamp, body),
+        }
+
+    async def probe(self, *, post: bool = False) -> str:
+        """Whether the receiver is there, for ``watcher doctor``; no alert is delivered.
+
+        By default a HEAD request: any answer but a 5xx shows a server answering at the URL
+        (most receivers take POSTs only and answer 405: that is fine). With ``post``, a POST
+        of :data:`DOCTOR_BODY` (``"event": "doctor"``, schema ``watcher.doctor/1``, no
+        alert in it), signed as every delivery is: a 2xx shows the receiver also takes our
+        signature. Returns what it answered; raises :class:`DeliveryError` otherwise.
+        """
+        method = "POST" if post else "HEAD"
+        headers = self._signed(DOCTOR_BODY, f"doctor-{int(self._clock())}") if post else {}
+        try:
+            async with self._session.request(
+                method,
+                self._url,
+                data=DOCTOR_BODY if post else None,
+                headers=headers,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise DeliveryError(
+                redact(f"the webhook is unreachable: {type(exc).__name__}: {exc}")
+            ) from None
+        answered = f"HTTP {status} to a {'signed test POST' if post else 'HEAD request'}"
+        if (post and not 200 <= status < 300) or (not post and status >= 500 and status != 501):
+            raise DeliveryError(f"the webhook answered {answered}")
+        return f"answered {answered}" + ("" if post else " (--webhook-post tests a delivery)")

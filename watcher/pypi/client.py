@@ -112,6 +112,7 @@ class IndexClient:
         self._max_index_bytes = max_index_bytes
         self._max_journal_bytes = max_journal_bytes
         self._confirmed = False
+        self._root: tuple[str, int | None] | None = None  # what confirm_index() saw
 
     @property
     def base_url(self) -> str:
@@ -122,6 +123,13 @@ class IndexClient:
     def confirmed(self) -> bool:
         """True once :meth:`confirm_index` found a package index at the base URL."""
         return self._confirmed
+
+    @property
+    def simple_root(self) -> tuple[str, int | None] | None:
+        """What :meth:`confirm_index` read of ``/simple/``: its format (``"JSON (PEP 691)"``
+        or ``"HTML (PEP 503)"``) and its ``X-PyPI-Last-Serial`` (None when not sent), from
+        the head of the answer only; None before the index was confirmed."""
+        return self._root if self._confirmed else None
 
     async def confirm_index(self) -> None:
         """Make sure the base URL really is a package index, before trusting its answers.
@@ -147,6 +155,9 @@ class IndexClient:
         problem = simple_root_problem(answer)
         if problem is not None:
             raise await self._not_an_index(f"/simple/ {problem}")
+        json_root = "json" in answer.headers.get("Content-Type", "")
+        serial = _serial_header(answer.headers.get("X-PyPI-Last-Serial"))
+        self._root = ("JSON (PEP 691)" if json_root else "HTML (PEP 503)", serial)
         feed = self._base + _FEED_PATHS[FeedKind.UPDATES]
         answer = await self._http.request(
             "GET", feed, headers={}, max_bytes=PROBE_BYTES, head_only=True

@@ -74,3 +74,27 @@ async def _discard(conn: AsyncConnection) -> None:
         await conn.invalidate()
     with contextlib.suppress(Exception):
         await conn.close()
+
+
+async def lock_holder(db: Database, key: int) -> int | None:
+    """The server process id of the session holding the advisory lock ``key`` now, or
+    ``None`` when nobody does (PostgreSQL only; read from ``pg_locks``, taking nothing).
+
+    ``pg_locks`` lists the locks of every database on the server: only this database's
+    count (another database's service has a leader of its own). A lock taken with one
+    64-bit key is listed with its high half in ``classid``, its low half in ``objid`` and
+    ``objsubid`` 1.
+    """
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    async with db.engine.connect() as conn:
+        pid = await conn.scalar(
+            text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())"
+                " AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
+                " LIMIT 1"
+            ),
+            {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF},
+        )
+    return int(pid) if pid is not None else None

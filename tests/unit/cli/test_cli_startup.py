@@ -47,6 +47,7 @@ def loaded_after(code: str, *argv: str, cwd: Path) -> set[str]:
         ["check", "-acme", "--config", "x.toml"],
         ["scan", "--names", "-", "--json"],
         ["status"],
+        ["doctor", "--webhook-post"],
         ["db", "upgrade"],
         ["demo", "--port", "9000", "--seconds", "3"],
     ],
