@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from watcher.errors import (
     AnswerRefused,
@@ -22,7 +22,6 @@ from watcher.errors import (
 )
 
 if TYPE_CHECKING:
-    from watcher.metrics import Metrics
     from watcher.sources.feeds import PollReport
 
 log = logging.getLogger("watcher.jobs")
@@ -114,6 +113,16 @@ class _PollTally:
 JOB_IDS = tuple(_JOBS)
 
 
+class RunObserver(Protocol):
+    """Told of every source and of how each run went (:class:`watcher.metrics.Metrics`)."""
+
+    def watch_source(self, source: str) -> None:
+        """``source`` runs in this service (its series exist from the start)."""
+
+    def run_finished(self, health: SourceHealth, seconds: float | None, *, ok: bool) -> None:
+        """A run of ``health.name`` ended, ``ok`` or failed, after ``seconds`` (if known)."""
+
+
 class HealthBook:
     """Keeps each job's :class:`SourceHealth` and the poll summary, and logs both."""
 
@@ -124,7 +133,7 @@ class HealthBook:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         summary_interval: float = SUMMARY_INTERVAL,
-        observer: Metrics | None = None,
+        observer: RunObserver | None = None,
     ) -> None:
         self.health: dict[str, SourceHealth] = {
             _JOBS[job_id].source: SourceHealth(_JOBS[job_id].source) for job_id in job_ids

@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from watcher.matching.bulk import FilterSpec, Words, fold_buffer
 from watcher.matching.bulk_hash import (
     EMPTY,
     I64,
@@ -36,6 +35,7 @@ from watcher.matching.bulk_hash import (
     string_array,
     verify,
 )
+from watcher.matching.bulk_keys import FilterSpec, Words, fold_buffer
 
 _T_HEAD, _T_TAIL, _COMBO, _FOLD = range(10, 14)
 _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)

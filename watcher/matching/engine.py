@@ -34,7 +34,8 @@ from watcher.matching.rules import one_edit_variants as one_edit_variants  # mov
 from watcher.matching.score import score
 
 if TYPE_CHECKING:
-    from watcher.matching.bulk import BulkFilter, FilterSpec
+    from watcher.matching.bulk import BulkFilter
+    from watcher.matching.bulk_keys import FilterSpec
 
 _ORDER = {kind: i for i, kind in enumerate(MatchKind)}
 
@@ -168,7 +169,7 @@ class CatalogMatcher:
 
     def filter_spec(self) -> FilterSpec:
         """The catalog's keys for :class:`~watcher.matching.bulk.BulkFilter`."""
-        from watcher.matching.bulk import FilterSpec  # numpy: only for scans
+        from watcher.matching.bulk_keys import FilterSpec  # numpy: only for scans
 
         return FilterSpec(
             skeletons=self._f_skeletons,

@@ -14,7 +14,7 @@ from rapidfuzz.distance import OSA
 
 from tests.support import run_python
 from watcher.catalog import Catalog
-from watcher.matching import aliases, bulk, combos
+from watcher.matching import aliases, bulk_keys, combos
 from watcher.matching.bulk_hash import Hasher, Pieces, verify
 from watcher.matching.engine import CatalogMatcher
 
@@ -24,7 +24,7 @@ FOLD_CHARS = "rnvwc1lidmo0-abe"
 
 
 def sequential(text: bytes) -> bytes:
-    for seq, repl in bulk._SEQS:
+    for seq, repl in bulk_keys._SEQS:
         text = text.replace(seq, repl)
     return text
 
@@ -33,12 +33,12 @@ def sequential(text: bytes) -> bytes:
 @given(st.lists(st.text(alphabet="rnvc1dmw\nab", max_size=30), max_size=5))
 def test_vectorized_sequence_folds_equal_replace(parts: list[str]) -> None:
     text = "\n".join(parts).encode()
-    assert bulk._fold_sequences(text) == sequential(text)
+    assert bulk_keys.fold_sequences(text) == sequential(text)
 
 
 def test_sequence_folds_in_runs() -> None:
     for text in (b"vvv", b"vvvv", b"vvvvv\nvv", b"rnrn", b"c11", b"rvvn", b"v", b""):
-        assert bulk._fold_sequences(text) == sequential(text)
+        assert bulk_keys.fold_sequences(text) == sequential(text)
 
 
 words = st.text(alphabet="abcdeilnorsv", min_size=1, max_size=7)

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.matching import _probe
-from watcher.matching.bulk import Words
 from watcher.matching.bulk_hash import Hasher, KeySet, hash_strings
+from watcher.matching.bulk_keys import Words
 
 NAMES = st.lists(st.text(alphabet="ab-c1", max_size=40).map(str.encode), max_size=12)
 
