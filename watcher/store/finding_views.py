@@ -67,6 +67,8 @@ class FindingFilter:
     internal_names: Collection[str] = ()
     public_names: Collection[str] = ()
     since: datetime | None = None  # changed (or first seen) at or after this time
+    # Case-insensitive text in the public name, internal name or match detail.
+    search: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,17 @@ async def list_findings(
         query = query.where(Finding.public_name.in_(list(filters.public_names)))
     if filters.since is not None:
         query = query.where(Finding.updated_at >= filters.since)
+    if filters.search:
+        text = filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{text}%"
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (Finding.public_name, Finding.internal_name, Finding.detail)
+                )
+            )
+        )
     if cursor:
         rank, seen, last = _decode(cursor)
         query = query.where(

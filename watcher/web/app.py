@@ -11,7 +11,7 @@ from aiohttp import web
 from watcher.checks import NameChecker
 from watcher.metrics import Metrics
 from watcher.store import Database
-from watcher.web import depcheck, findings, openapi, slack_actions
+from watcher.web import depcheck, findings, openapi, slack_actions, ui
 from watcher.web import metrics as metrics_route
 from watcher.web.slack_actions import SlackActions
 from watcher.web.views import (
@@ -91,4 +91,5 @@ def create_app(
     findings.add_routes(app)
     depcheck.add_routes(app, index_url)
     slack_actions.add_routes(app, slack)  # signed by Slack, not behind the bearer token
+    ui.add_routes(app, api_token or "", index_url)  # the findings page: a session cookie
     return app
