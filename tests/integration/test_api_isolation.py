@@ -97,12 +97,19 @@ async def test_concurrent_look_ups_of_one_name_share_one_request_and_are_cached(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="watcher")
-    fake_index.add_release("popular-name", "1.0")
     settings = make_settings(
         api_index_concurrency=CONCURRENCY, poll_interval=3600, reconcile_interval=3600
     )
     async with running(settings) as service:
         await started(service, caplog)
+
+        async def reconciled() -> bool:
+            return service.sources()["reconcile"].last_success is not None
+
+        await until(reconciled, 10, "the first reconcile")
+        # Published after the service's first poll and reconcile: the store does not know
+        # it (the next look is an hour away), so the API asks the index.
+        fake_index.add_release("popular-name", "1.0")
         fake_index.slow_route(NAME_PAGES, 0.5)
         url = f"http://127.0.0.1:{service.port}/v1/names/Popular_Name"
 

@@ -66,6 +66,8 @@ def _alerted(fake_slack: FakeSlack) -> Counter[str]:
     return names
 
 
+# Replicas share a PostgreSQL database (on SQLite there is one process): PostgreSQL alone.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_one_leader_and_a_takeover_within_15_s_alerting_each_squat_once(
     make_settings: SettingsFactory,
     fake_index: FakeIndex,
@@ -73,8 +75,6 @@ async def test_one_leader_and_a_takeover_within_15_s_alerting_each_squat_once(
     db: Database,
     tmp_path: Path,
 ) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("replicas share a PostgreSQL database (SQLite: one process)")
     ports = closed_port(), closed_port()
     first_settings = make_settings(http_port=ports[0])
     second_settings = make_settings(http_port=ports[1])

@@ -13,6 +13,11 @@ from tests.support import until
 from watcher.leader import Leadership
 from watcher.store import Database
 
+# Advisory locks are PostgreSQL's: these run on it alone (required in CI, never skipped).
+POSTGRES_ONLY = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 class Changes:
     """The calls of a Leadership's callback."""
@@ -24,9 +29,8 @@ class Changes:
         self.seen.append(leading)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_sqlite_leads_alone(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("the SQLite case")
     changes = Changes()
     one = Leadership(db, changes)
     await one.start()
@@ -36,10 +40,8 @@ async def test_sqlite_leads_alone(db: Database) -> None:
     assert changes.seen == [True, False]
 
 
-@pytest.mark.postgres
+@POSTGRES_ONLY
 async def test_one_leader_then_the_other_when_it_stops(db: Database) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's")
     first_changes, second_changes = Changes(), Changes()
     other_db = Database(db.url)
     first = Leadership(db, first_changes, heartbeat=0.2)
@@ -60,12 +62,10 @@ async def test_one_leader_then_the_other_when_it_stops(db: Database) -> None:
         await other_db.close()
 
 
-@pytest.mark.postgres
+@POSTGRES_ONLY
 async def test_a_leader_whose_connection_dies_stops_leading_and_the_other_takes_over(
     db: Database,
 ) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("advisory locks are PostgreSQL's")
     first_changes, second_changes = Changes(), Changes()
     other_db = Database(db.url)
     first = Leadership(db, first_changes, heartbeat=0.2)
