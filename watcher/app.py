@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from watcher.alerts import Dispatcher
+from watcher.alerts.acted_notes import ActedNotes
 from watcher.alerts.planner import Routing
 from watcher.alerts.retention import OutboxRetention
 from watcher.alerts.slack import AlertSender, RequestVerifier, SlackSender, open_slack_sender
@@ -185,6 +186,8 @@ class Service:
                 slack=slack_actions,
                 index_url=settings.index_url,
                 metrics=self.metrics,
+                # Changes made through the API or the page, shown on their alerts too.
+                acted_notes=ActedNotes(db, sender) if isinstance(sender, SlackSender) else None,
             )
             runner = await start_api(app, settings.api.host, settings.api.port)
             stack.push_async_callback(runner.cleanup)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from tests.conftest import SettingsFactory, running
 from tests.fakes.pypi import FakeIndex
+from tests.fakes.slack import FakeSlack
 from watcher.store import Database, findings
 from watcher.store.base import utcnow
 from watcher.store.findings import RiskRecord
@@ -108,6 +109,7 @@ async def test_log_in_filter_open_acknowledge_and_the_api_agrees(
     browser: Any,
     make_settings: SettingsFactory,
     fake_index: FakeIndex,
+    fake_slack: FakeSlack,
     db: Database,
     http: aiohttp.ClientSession,
     artifacts: Path,
@@ -192,6 +194,27 @@ async def test_log_in_filter_open_acknowledge_and_the_api_agrees(
         assert forged.status == 403
         async with http.get(f"{base}/v1/findings/{squat}", headers=auth) as resp:
             assert (await resp.json())["status"] == "open"
+
+        # The live squat was alerted to Slack: acknowledged on the page, its message says so
+        # (the seeded finding acknowledged above had no alert: no message was touched).
+        await fake_slack.wait_for_messages(1, timeout=10)
+        [alert] = [
+            m
+            for m in fake_slack.messages
+            for b in m["blocks"]
+            if b["type"] == "actions" and b["elements"][0]["value"] == str(squat)
+        ]
+        assert fake_slack.updates == []
+        await page.goto(f"{base}/ui/findings/{squat}")
+        await page.get_by_label("Reason").fill("on it")
+        await page.get_by_role("button", name="Acknowledge").click()
+        await page.wait_for_url(f"{base}/ui/findings/{squat}")
+        [update] = fake_slack.updates
+        assert update["ts"] == alert["ts"]
+        assert not [b for b in update["blocks"] if b["type"] == "actions"]
+        note = update["blocks"][-1]["elements"][0]["text"]
+        assert note.startswith("Acknowledged by Ada Analyst at ")
+        assert note.endswith(f"(findings {squat})")
 
         # The name check: the verdict of the check API.
         await page.get_by_role("link", name="Check a name").click()

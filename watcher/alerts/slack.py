@@ -147,6 +147,11 @@ class SlackSender:
             self._poster.headers["User-Agent"] = user_agent
             self._reader.headers["User-Agent"] = user_agent
 
+    @property
+    def channel(self) -> str:
+        """The channel the alerts are posted to (and their messages updated in)."""
+        return self._channel
+
     async def send(
         self,
         alert_id: int,

@@ -46,6 +46,8 @@ class QueuedAlert:
     baseline: bool = False
     # The top-level message to reply to (its parent's thread), when the route is a reply.
     thread_ts: str | None = None
+    # Its message, once sent (a digest's member: the digest's).
+    slack_ts: str | None = None
 
 
 def _queued(alert: OutboxAlert, threads: dict[int, str | None] | None = None) -> QueuedAlert:
@@ -292,6 +294,27 @@ async def first_alert_of(
         .limit(1)
     )
     return None if row is None else _queued(row)
+
+
+async def sent_posts_of(
+    session: AsyncSession, public_names: list[str], kinds: tuple[str, ...]
+) -> list[QueuedAlert]:
+    """The alerts of ``kinds`` about ``public_names`` sent as top-level messages of their own
+    (route ``post``, with their message's ts), oldest first. A digest's member is not one:
+    it shares the digest's message."""
+    rows = await session.scalars(
+        select(OutboxAlert)
+        .where(
+            OutboxAlert.public_name.in_(public_names),
+            OutboxAlert.kind.in_(kinds),
+            OutboxAlert.route == POST,
+            OutboxAlert.status == OutboxStatus.SENT,
+            OutboxAlert.slack_ts.is_not(None),
+            OutboxAlert.thread_ts.is_(None),
+        )
+        .order_by(OutboxAlert.id)
+    )
+    return [_queued(alert) for alert in rows]
 
 
 async def route_alerts(

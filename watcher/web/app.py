@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from watcher.alerts.acted_notes import ActedNotes
 from watcher.checks import NameChecker
 from watcher.metrics import Metrics
 from watcher.store import Database
@@ -69,18 +70,22 @@ def create_app(
     slack: SlackActions | None = None,
     index_url: str | None = None,
     metrics: Metrics | None = None,
+    acted_notes: ActedNotes | None = None,
 ) -> web.Application:
     """Build the HTTP application. ``sources`` tells ``/healthz`` how each source's runs
     went (the service passes its jobs' health); without it no source is shown. ``slack``
     verifies and carries out the alerts' button clicks (``POST /slack/actions``);
     ``index_url`` is the index whose host dependency files may point at (``POST /v1/check``);
-    ``metrics`` is what ``GET /metrics`` serves (the service's)."""
+    ``metrics`` is what ``GET /metrics`` serves (the service's); ``acted_notes`` updates the
+    Slack alerts of findings changed through the API or the page (when Slack is set)."""
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=64 * 1024)
     app[CHECKER] = checker
     app[DATABASE] = database
     app[API_TOKEN] = api_token or ""
     if sources is not None:
         app[SOURCES] = sources
+    if acted_notes is not None:
+        app[findings.ACTED_NOTES] = acted_notes
     app.router.add_get("/healthz", healthz)
     metrics_route.add_routes(app, metrics)  # no token, like /healthz (no package's text)
     app.router.add_get("/v1/status", status)

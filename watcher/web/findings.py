@@ -3,7 +3,8 @@ reopen) through the API, behind the same bearer token as the rest of ``/v1/``.
 
 Every change is kept in the finding's history with its ``actor`` and ``reason`` (both
 required: the API cannot tell who calls it beyond the shared token, so the caller says)
-and ``via: "api"``.
+and ``via: "api"``. When Slack is configured, the alert that told of a changed finding is
+updated to say who did what and when (:mod:`watcher.alerts.acted_notes`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from watcher.alerts.acted_notes import ActedNotes
 from watcher.errors import FindingNotFound, InvalidName, TransitionRefused
 from watcher.names import canonical
 from watcher.store import findings
@@ -39,6 +41,21 @@ ACTOR_LIMIT = 200
 REASON_LIMIT = 2000
 _FILTER_VALUES = 50  # values of one filter (comma-separated or repeated)
 _KIND_LIMIT = 32
+
+
+# Set when Slack is configured: tells the alerts of findings a person changed here.
+ACTED_NOTES = web.AppKey("acted_notes", ActedNotes)
+
+
+async def tell_slack(
+    request: web.Request, changed: list[FindingRow], action: Action, actor: str, now: datetime
+) -> bool:
+    """After the change committed: update the changed findings' Slack alerts (bounded,
+    never raising); whether at least one was updated."""
+    notes = request.app.get(ACTED_NOTES)
+    if notes is None or not changed:
+        return False
+    return await notes.tell(changed, action, actor, now) > 0
 
 
 class BadRequest(ValueError):
@@ -214,8 +231,9 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
 
 async def action_view(request: web.Request) -> web.Response:
     """``POST /v1/findings/{id}/{action}`` with a JSON body ``{"actor": ..., "reason": ...}``:
-    200 with the finding as it now stands; 400 for a bad body, 404 for an unknown finding,
-    409 when its status does not allow the action (nothing changes then)."""
+    200 with the finding as it now stands (and ``message_updated``: whether its Slack alert
+    now says so); 400 for a bad body, 404 for an unknown finding, 409 when its status does
+    not allow the action (nothing changes then)."""
     action = Action(request.match_info["action"])
     try:
         finding_id = _finding_id(request)
@@ -229,11 +247,12 @@ async def action_view(request: web.Request) -> web.Response:
         reason = _text(body, "reason", REASON_LIMIT)
     except BadRequest as exc:
         return error(400, str(exc))
+    now = utcnow()
     try:
         # write(): it reads, then writes (on SQLite it waits its turn for the write lock).
         async with request.app[DATABASE].write() as session:
             row = await findings.transition(
-                session, finding_id, action, actor=actor, via=Via.API, reason=reason, now=utcnow()
+                session, finding_id, action, actor=actor, via=Via.API, reason=reason, now=now
             )
     except FindingNotFound as exc:
         return error(404, str(exc))
@@ -243,7 +262,8 @@ async def action_view(request: web.Request) -> web.Response:
         )
         return response
     log.info("finding %d: %s by %s via the API", finding_id, action, printable(actor, 100))
-    return web.json_response({"finding": finding_json(row)})
+    updated = await tell_slack(request, [row], action, actor, now)
+    return web.json_response({"finding": finding_json(row), "message_updated": updated})
 
 
 def add_routes(app: web.Application) -> None:

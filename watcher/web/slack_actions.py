@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from watcher.alerts.acted_notes import DONE, acted_note
 from watcher.alerts.render import ACKNOWLEDGE_ACTION, SUPPRESS_ACTION, acted
 from watcher.alerts.slack import SIGNATURE_WINDOW, RequestVerifier
 from watcher.errors import FindingNotFound, TransitionRefused
@@ -44,7 +45,6 @@ _UPDATE_TIMEOUT = 2.0
 # Signatures acted on are remembered this long: past the timestamp window they are refused.
 _REPLAY_MEMORY = timedelta(seconds=2 * SIGNATURE_WINDOW)
 _ACTIONS = {ACKNOWLEDGE_ACTION: Action.ACKNOWLEDGE, SUPPRESS_ACTION: Action.SUPPRESS}
-_DONE = {Action.ACKNOWLEDGE: "Acknowledged", Action.SUPPRESS: "Suppressed"}
 
 
 class MessageUpdater(Protocol):
@@ -186,7 +186,7 @@ async def slack_action(request: web.Request) -> web.Response:
                             click.action,
                             actor=click.actor,
                             via=Via.SLACK,
-                            reason=f"{_DONE[click.action].lower()} in Slack",
+                            reason=f"{DONE[click.action].lower()} in Slack",
                             now=now,
                         )
                     )
@@ -215,8 +215,7 @@ async def _update(
     """Show on the alert who acted and when; False if it could not be (logged)."""
     if updater is None or not click.channel or not click.ts:
         return False
-    ids = ", ".join(str(f.id) for f in changed)
-    note = f"{_DONE[click.action]} by {click.actor} at {now:%Y-%m-%d %H:%M:%S} UTC (findings {ids})"
+    note = acted_note(click.action, click.actor, now, [f.id for f in changed])
     try:
         async with asyncio.timeout(_UPDATE_TIMEOUT):
             await updater.update(

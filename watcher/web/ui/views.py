@@ -1,7 +1,8 @@
 """The findings page's views: the overview, the list (filters, pages, bulk actions), one
 finding (both names compared, its project's releases and owners, its history, actions)
 and the name check. State changes go through :func:`watcher.store.findings.transition`,
-as the API's do, and are recorded with the logged-in person's name (``via: api``)."""
+as the API's do, and are recorded with the logged-in person's name (``via: api``); their
+Slack alerts are updated as the API's are (:func:`watcher.web.findings.tell_slack`)."""
 
 from __future__ import annotations
 
@@ -36,12 +37,12 @@ from watcher.store.finding_views import (
     finding_detail,
     list_findings,
 )
-from watcher.store.findings import Action, Via
+from watcher.store.findings import Action, FindingRow, Via
 from watcher.store.gauges import store_gauges
 from watcher.store.models import FindingStatus
 from watcher.store.status import coverage
 from watcher.text import printable
-from watcher.web.findings import REASON_LIMIT, BadRequest, parse_filter
+from watcher.web.findings import REASON_LIMIT, BadRequest, parse_filter, tell_slack
 from watcher.web.ui import INDEX_URL, Form, action, page, render, safe_next, see_other
 from watcher.web.ui.auth import Session
 from watcher.web.ui.diff import name_diff
@@ -175,30 +176,35 @@ async def bulk(request: web.Request, session: Session, form: Form) -> web.Stream
             raise BadRequest(f"tick between 1 and {BULK_LIMIT} findings")
     except BadRequest as exc:
         return render(request, "forbidden.html", session, status=400, message=str(exc))
-    done = refused = 0
+    changed: list[FindingRow] = []
+    refused = 0
+    now = utcnow()
     try:
         async with request.app[DATABASE].write() as db:
             for finding_id in dict.fromkeys(int(v) for v in ids):
                 try:
-                    await findings.transition(
-                        db,
-                        finding_id,
-                        verb,
-                        actor=session.actor,
-                        via=Via.API,
-                        reason=reason,
-                        now=utcnow(),
+                    changed.append(
+                        await findings.transition(
+                            db,
+                            finding_id,
+                            verb,
+                            actor=session.actor,
+                            via=Via.API,
+                            reason=reason,
+                            now=now,
+                        )
                     )
-                    done += 1
                 except TransitionRefused:
                     refused += 1
     except FindingNotFound as exc:
         return render(
             request, "forbidden.html", session, status=404, message=f"{exc}: nothing changed."
         )
+    done = len(changed)
     log.info(
         "%d findings: %s by %s on the findings page", done, verb, printable(session.actor, 100)
     )
+    await tell_slack(request, changed, verb, session.actor, now)
     separator = "&" if "?" in back else "?"
     return see_other(f"{back}{separator}{urlencode({'done': done, 'refused': refused})}")
 
@@ -249,11 +255,12 @@ async def finding_action(request: web.Request, session: Session, form: Form) -> 
     """``POST /ui/findings/{id}/{action}`` with a reason: the API's transition."""
     verb = Action(request.match_info["action"])
     finding_id = _finding_id(request)
+    now = utcnow()
     try:
         reason = _reason(form)
         async with request.app[DATABASE].write() as db:
-            await findings.transition(
-                db, finding_id, verb, actor=session.actor, via=Via.API, reason=reason, now=utcnow()
+            row = await findings.transition(
+                db, finding_id, verb, actor=session.actor, via=Via.API, reason=reason, now=now
             )
     except BadRequest as exc:
         return await _detail_page(request, session, status=400, error=str(exc))
@@ -264,6 +271,7 @@ async def finding_action(request: web.Request, session: Session, form: Form) -> 
     log.info(
         "finding %d: %s by %s on the findings page", finding_id, verb, printable(session.actor, 100)
     )
+    await tell_slack(request, [row], verb, session.actor, now)
     return see_other(f"/ui/findings/{finding_id}")
 
 
