@@ -160,7 +160,7 @@ def _human(document: dict[str, Any]) -> str:
 
 async def check(settings: Settings) -> int:
     """Validate the catalog file, read each private index now, print counts."""
-    from watcher.catalog.private import open_private_index
+    from watcher.catalog.private import load_private_index
 
     if settings.catalog is None:
         raise ConfigError("WATCHER_CATALOG is not set: set it to the catalog file's path")
@@ -175,14 +175,7 @@ async def check(settings: Settings) -> int:
     for spec in file.indexes:
         started = time.monotonic()
         try:
-            async with open_private_index(
-                spec,
-                user_agent=indexes.user_agent,
-                timeout=indexes.timeout,
-                retries=indexes.retries,
-                concurrency=indexes.concurrency,
-            ) as reader:
-                loaded = await reader.load(None, None)
+            loaded = await load_private_index(spec, indexes)
         except (PrivateIndexError, IndexClientError) as exc:
             failed += 1
             print(f"index {spec.url}: FAILED: {exc}", file=sys.stderr)

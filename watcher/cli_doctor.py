@@ -216,7 +216,7 @@ async def _index(settings: Settings, *, journal: bool) -> Result:
 
 
 async def _private_index(settings: Settings, spec: IndexSpec) -> Result:
-    from watcher.catalog.private import open_private_index
+    from watcher.catalog.private import load_private_index
     from watcher.errors import IndexClientError, PrivateIndexError
     from watcher.redaction import redact_url
 
@@ -228,14 +228,7 @@ async def _private_index(settings: Settings, spec: IndexSpec) -> Result:
     indexes = settings.indexes
     started = time.monotonic()
     try:
-        async with open_private_index(
-            spec,
-            user_agent=indexes.user_agent,
-            timeout=indexes.timeout,
-            retries=indexes.retries,
-            concurrency=indexes.concurrency,
-        ) as reader:
-            loaded = await reader.load(None, None)
+        loaded = await load_private_index(spec, indexes)
     except PrivateIndexError as exc:
         return Result("FAIL", check, exc.reason)  # its message repeats the URL
     except IndexClientError as exc:

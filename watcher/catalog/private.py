@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import aiohttp
@@ -38,6 +39,9 @@ from watcher.pypi.pages import parse_project_page
 from watcher.pypi.probe import Answer
 from watcher.pypi.simple import parse_index_html, parse_index_json, valid_names_only
 from watcher.redaction import redact_url, register_secret, split_credentials
+
+if TYPE_CHECKING:
+    from watcher.config_views import PrivateIndexSettings
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -117,6 +121,24 @@ async def open_private_index(
             max_page_bytes=max_page_bytes,
             max_root_bytes=max_root_bytes,
         )
+
+
+async def load_private_index(
+    spec: IndexSpec,
+    settings: PrivateIndexSettings,
+    previous: Mapping[NormalizedName, InternalPackage] | None = None,
+    etags: Mapping[NormalizedName, str] | None = None,
+) -> PrivateLoad:
+    """Read the private index ``spec`` whole, as the service's settings say to
+    (:meth:`PrivateIndexReader.load`; ``previous`` and ``etags``: its last good load)."""
+    async with open_private_index(
+        spec,
+        user_agent=settings.user_agent,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        concurrency=settings.concurrency,
+    ) as reader:
+        return await reader.load(previous, etags)
 
 
 def _index_url(spec: IndexSpec) -> str:

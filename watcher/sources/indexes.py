@@ -21,7 +21,7 @@ from watcher.alerts.messages import AlertKind, AlertMessage
 from watcher.catalog.merge import IndexContent
 from watcher.catalog.mirrors import classify
 from watcher.catalog.model import IndexSpec
-from watcher.catalog.private import open_private_index
+from watcher.catalog.private import load_private_index
 from watcher.config_views import PrivateIndexSettings
 from watcher.errors import IndexClientError, PrivateIndexError
 from watcher.pypi import IndexClient
@@ -108,17 +108,13 @@ class PrivateIndexes:
         self._read_at[spec.url] = time.monotonic()
         started = time.monotonic()
         try:
-            async with open_private_index(
+            previous = self._contents.get(spec.url)
+            loaded = await load_private_index(
                 spec,
-                user_agent=self._settings.user_agent,
-                timeout=self._settings.timeout,
-                retries=self._settings.retries,
-                concurrency=self._settings.concurrency,
-            ) as reader:
-                previous = self._contents.get(spec.url)
-                loaded = await reader.load(
-                    previous.packages if previous else None, self._etags.get(spec.url)
-                )
+                self._settings,
+                previous.packages if previous else None,
+                self._etags.get(spec.url),
+            )
             known = await self._known_public(list(loaded.packages))
             classified = await classify(
                 loaded.packages,
