@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from watcher import __version__
 
 if TYPE_CHECKING:
+    from watcher.catalog.model import Catalog
     from watcher.checks import Verdict
     from watcher.config import Settings
     from watcher.depcheck import FilesCheck
@@ -55,11 +56,18 @@ def check_command(args: argparse.Namespace) -> int:
 async def _check_name(settings: Settings, name: str, *, as_json: bool) -> int:
     from watcher.checks import NameChecker
     from watcher.errors import IndexClientError
-    from watcher.matching.live import LiveCatalog, load_view
+    from watcher.matching import build_matcher
+    from watcher.matching.live import CatalogView, LiveCatalog, load_view
     from watcher.pypi import open_index_client
 
-    catalog = LiveCatalog(load_view(settings.catalog_path, datetime.now(UTC)))
-    stored = await read_store(settings)
+    view = load_view(settings.catalog_path, datetime.now(UTC))
+    stored = await read_store(settings, view.catalog)
+    if stored is not None and stored.catalog is not None:
+        # As the service's: the file plus the private indexes' last good loads.
+        view = CatalogView(
+            stored.catalog, build_matcher(stored.catalog), view.source, view.digest, view.loaded_at
+        )
+    catalog = LiveCatalog(view)
     async with open_index_client(settings.index) as client:
         # What the service's API would answer from the same database: existence from the
         # stored listing (else asked), its look-alikes, the stored project and its findings.
@@ -92,20 +100,26 @@ class Stored:
     reconciled_at: datetime | None
     # The change log keeps the listing current between reconciles: its last update.
     journal_at: datetime | None = None
+    # The catalog file merged with its private indexes' last good loads (None: it names no
+    # private index).
+    catalog: Catalog | None = None
 
     def project(self, name: str) -> StoredProject | None:
         """The stored public project ``name`` and its open findings, if the store has it."""
         return self.projects.get(name)
 
 
-async def read_store(settings: Settings) -> Stored | None:
-    """Read what the service's database knows of the public index (None: no database yet).
+async def read_store(settings: Settings, file: Catalog | None = None) -> Stored | None:
+    """Read what the service's database knows of the public index (None: no database yet),
+    and the last good loads of ``file``'s private indexes, merged into it as the service does.
 
     The names are read only once a listing was applied: before that, what the store holds
     is what the feeds saw, and a name it lacks could not be called free or unlike any.
     """
+    from watcher.catalog.merge import merge
     from watcher.cli_findings import database_session
     from watcher.matching.public_names import ListedNames
+    from watcher.sources.indexes import stored_content
     from watcher.store import journal, known, listing
     from watcher.store.paths import sqlite_path
 
@@ -123,7 +137,11 @@ async def read_store(settings: Settings) -> Stored | None:
             # One buffer, no set or index: a single name is scanned for (under a second a
             # million names; an index would take several to build).
             names = ListedNames(await known.known_names_text(session), as_of)
-    return Stored(projects, names, reconciled, cursor.updated_at if cursor else None)
+        merged = None
+        if file is not None and file.indexes:
+            contents = [(await stored_content(session, spec))[0] for spec in file.indexes]
+            merged = merge(file, contents)
+    return Stored(projects, names, reconciled, cursor.updated_at if cursor else None, merged)
 
 
 def _human(verdict: Verdict, stored: Stored | None, now: datetime) -> str:

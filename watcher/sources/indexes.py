@@ -25,12 +25,30 @@ from watcher.catalog.private import load_private_index
 from watcher.config_views import PrivateIndexSettings
 from watcher.errors import IndexClientError, PrivateIndexError
 from watcher.pypi import IndexClient
-from watcher.store import Database, listing, outbox
+from watcher.store import Database, Session, listing, outbox
 from watcher.store import catalog as catalog_store
 from watcher.store.base import error_text, utcnow
 from watcher.store.catalog import CatalogStatus
 
 log = logging.getLogger(__name__)
+
+
+async def stored_content(
+    session: Session, spec: IndexSpec
+) -> tuple[IndexContent, dict[NormalizedName, str]]:
+    """The last good load of the index ``spec`` as the database keeps it, and its ETags
+    (not live: read from the store; ``error`` says when it never loaded)."""
+    stored = await catalog_store.load_index(session, spec.url)
+    if stored is None:
+        return IndexContent(spec, live=False, error="not loaded yet"), {}
+    content = IndexContent(
+        spec,
+        packages=stored.packages,
+        mirrored=stored.mirrored,
+        loaded_at=stored.loaded_at,
+        live=False,
+    )
+    return content, dict(stored.etags)
 
 
 class PrivateIndexes:
@@ -62,27 +80,19 @@ class PrivateIndexes:
         contents = []
         for spec in specs:
             async with self._db.transaction() as session:
-                stored = await catalog_store.load_index(session, spec.url)
-            if stored is None:
-                contents.append(IndexContent(spec, live=False, error="not loaded yet"))
-                continue
-            content = IndexContent(
-                spec,
-                packages=stored.packages,
-                mirrored=stored.mirrored,
-                loaded_at=stored.loaded_at,
-                live=False,
-            )
-            self._contents[spec.url] = content
-            self._etags[spec.url] = stored.etags
+                content, etags = await stored_content(session, spec)
             contents.append(content)
+            if content.error is not None:
+                continue
+            self._contents[spec.url] = content
+            self._etags[spec.url] = etags
             if quiet:
                 continue
             log.info(
                 "private index %s: %d names from its last good load at %s",
                 spec.url,
-                len(stored.packages),
-                stored.loaded_at.isoformat() if stored.loaded_at else "?",
+                len(content.packages),
+                content.loaded_at.isoformat() if content.loaded_at else "?",
             )
         return contents
 

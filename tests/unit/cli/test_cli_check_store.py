@@ -3,6 +3,7 @@ answers from the same store (watcher.cli_check, watcher.checks, watcher.store.kn
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,15 +13,18 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from packaging.utils import NormalizedName
 
 from tests.fakes.pypi import FakeIndex
 from tests.unit.cli.test_cli_check import cli_env, json_out, run_cli
+from watcher.catalog.model import InternalPackage
 from watcher.checks import NameChecker
 from watcher.matching.live import LiveCatalog, load_view
 from watcher.matching.public_names import PublicNames
 from watcher.pypi import IndexClient
 from watcher.sources.known_names import KnownNames
 from watcher.store import Database, listing
+from watcher.store import catalog as catalog_store
 from watcher.store.models import Finding, JournalState, PublicProject, Release
 from watcher.web import create_app
 from watcher.web.lookups import IndexLookups
@@ -274,3 +278,31 @@ def test_the_read_time_is_checked() -> None:
     stamp = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     with pytest.raises(AssertionError):
         without_read_time({"basis": {"source": "index", "as_of": stamp}})
+
+
+async def test_the_catalog_includes_the_private_indexes_last_loads_as_the_service_does(
+    cli_store: None,
+    store: Database,
+    catalog_file: Path,
+    fake_index: FakeIndex,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    index_url = "http://127.0.0.1:9/simple/"  # never asked: its last good load is stored
+    text = await asyncio.to_thread(catalog_file.read_text)
+    await asyncio.to_thread(catalog_file.write_text, text + f'\n[[indexes]]\nurl = "{index_url}"\n')
+    package = InternalPackage(name="Acme_Private_Lib", source=index_url, versions=("1.0", "2.0"))
+    async with store.transaction() as session:
+        await catalog_store.save_index(
+            session,
+            index_url,
+            {NormalizedName("acme-private-lib"): package},
+            {},
+            {},
+            datetime(2026, 11, 29, 4, 0, tzinfo=UTC),
+        )
+
+    assert await run_cli("check", "acme-private-lib", "--json") == 0
+
+    verdict = json_out(capsys)
+    assert verdict["internal"] is True
+    assert verdict["our_versions"] == ["1.0", "2.0"]
