@@ -10,19 +10,37 @@ import time
 from typing import Any
 
 import aiohttp
+from sqlalchemy import select
 
 from tests.conftest import SettingsFactory, running
 from tests.fakes.pypi import FakeIndex
 from tests.fakes.slack import FakeSlack
+from tests.support import until
 from watcher.alerts.acted_notes import TELL_TIMEOUT
+from watcher.store import Database
+from watcher.store.models import OutboxAlert
 
 
-async def alerted(fake_index: FakeIndex, fake_slack: FakeSlack) -> tuple[dict[str, Any], str]:
-    """The squat's alert as posted, and the finding id its buttons carry."""
+async def alerted(
+    fake_index: FakeIndex, fake_slack: FakeSlack, db: Database
+) -> tuple[dict[str, Any], str]:
+    """The squat's alert as posted (and recorded as sent, with its message's ts: what the
+    update looks for), and the finding id its buttons carry."""
     await asyncio.sleep(1.0)  # the first poll: the baseline
     fake_index.add_release("payments.core", "99.0")
     [message] = await fake_slack.wait_for_messages(1, timeout=10)
     message = copy.deepcopy(message)  # as posted (the fake changes its own on chat.update)
+
+    async def recorded() -> bool:
+        async with db.transaction() as session:
+            found = await session.scalar(
+                select(OutboxAlert.id).where(
+                    OutboxAlert.slack_ts == message["ts"], OutboxAlert.status == "sent"
+                )
+            )
+        return found is not None
+
+    await until(recorded, 10, "the alert recorded as sent")
     [buttons] = [b for b in message["blocks"] if b["type"] == "actions"]
     return message, buttons["elements"][0]["value"]
 
@@ -38,6 +56,7 @@ async def act(
 
 
 async def test_acknowledging_through_the_api_updates_the_alert(
+    db: Database,
     make_settings: SettingsFactory,
     fake_index: FakeIndex,
     fake_slack: FakeSlack,
@@ -45,7 +64,7 @@ async def test_acknowledging_through_the_api_updates_the_alert(
 ) -> None:
     # No signing secret: the buttons' route is off, the alerts are still updated.
     async with running(make_settings(poll_interval=0.5)) as service:
-        message, finding_id = await alerted(fake_index, fake_slack)
+        message, finding_id = await alerted(fake_index, fake_slack, db)
         answer = await act(http, service.port, finding_id, "acknowledge", "Bob <b@x>")
         assert answer["finding"]["status"] == "acknowledged"
         assert answer["message_updated"] is True
@@ -75,13 +94,14 @@ async def test_acknowledging_through_the_api_updates_the_alert(
 
 
 async def test_with_slack_down_the_api_answers_and_the_finding_changes(
+    db: Database,
     make_settings: SettingsFactory,
     fake_index: FakeIndex,
     fake_slack: FakeSlack,
     http: aiohttp.ClientSession,
 ) -> None:
     async with running(make_settings(poll_interval=0.5)) as service:
-        _, finding_id = await alerted(fake_index, fake_slack)
+        _, finding_id = await alerted(fake_index, fake_slack, db)
         fake_slack.fail(503, times=None, method="chat.update")
         started = time.monotonic()
         answer = await act(http, service.port, finding_id, "acknowledge", "bob")
